@@ -1,0 +1,45 @@
+# Keyport: `make run` starts the local stack, `make test` runs every test. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAGE ?= dev
+PORT ?= 8000
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: install run test lint typecheck check package deploy bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install ## Start the local stack on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
+	PORT=$(PORT) $(BIN)/python -m infra.local.stack
+
+test: install ## Run the whole test suite
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+check: lint typecheck test package
+
+package: install ## Build the CloudFormation template and Lambda zip for $(STAGE), and lint it
+	PATH=$(abspath $(BIN)):$$PATH bash infra/package.sh $(STAGE)
+
+deploy: install ## Deploy $(STAGE) to AWS: make deploy STAGE=prod BUCKET=my-artifacts SECRET_KEY=...
+	PATH=$(abspath $(BIN)):$$PATH bash infra/deploy.sh $(STAGE) $(BUCKET)
+
+bench: install ## Print cold-start and per-request figures
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,84 @@
+"""Keyport: one Chalice application serving every Keyport API.
+
+Each service registers its blueprint here; one middleware renders every error in the documented body
+of the service that owns the path. Imports stay small: each route imports what it needs when called.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+
+from chalice.app import Chalice, Request, Response
+
+from chalicelib import errors
+from chalicelib.http import json_response, raw_body
+from chalicelib.integrations.routes import bp as integrations_bp
+
+app = Chalice(app_name="keyport")
+app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+logging.getLogger("keyport").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+app.register_blueprint(integrations_bp)
+
+
+@app.middleware("http")
+def error_boundary(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Render every error, ours or Chalice's, in the documented body of the service owning the path."""
+    path = request.to_original_event().get("path") or request.path
+    try:
+        if request.raw_body:
+            raw_body(request)  # refuses oversized bodies before any route reads them
+        response = get_response(request)
+    except errors.KeyportError as e:
+        if e.status >= 500:
+            errors.log.error("request %s failed: %s", request.context.get("requestId"), e.error_code, exc_info=e)
+        return errors.render(e, path)
+    translated = errors.from_chalice_response(response)
+    if translated is not None:
+        if translated.status >= 500:
+            errors.log.error("request %s failed with an unexpected error", request.context.get("requestId"))
+        return errors.render(translated, path)
+    return response
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document() -> Response:
+    """The OpenAPI 3.1 document of every route (no authentication)."""
+    from chalicelib.openapi import document
+
+    return json_response(document(app))
+
+
+def _not_found(**_params: str) -> Response:
+    raise errors.NotFound("No route matches this path.", code="missing")
+
+
+_ROUTED: dict[str, list[str]] = {}
+
+
+def _method_not_allowed(**_params: str) -> Response:
+    request = app.current_request
+    assert request is not None
+    allowed = ", ".join(_ROUTED.get(request.path, []))
+    raise errors.MethodNotAllowed(
+        f"{request.method} is not allowed here; allowed: {allowed}.", headers={"Allow": allowed}
+    )
+
+
+def _complete_routes() -> None:
+    """Answer unknown paths and unsupported methods in the service's error body, not API Gateway's."""
+    for path in list(app.routes):
+        _ROUTED[path] = sorted(app.routes[path])
+        missing = [m for m in ALL_METHODS if m not in app.routes[path]]
+        if missing:
+            name = "method_not_allowed_" + "".join(c if c.isalnum() else "_" for c in path)
+            app.route(path, methods=missing, name=name, content_types=["*/*"])(_method_not_allowed)
+    app.route("/", methods=list(ALL_METHODS), name="root_not_found", content_types=["*/*"])(_not_found)
+    app.route("/{proxy+}", methods=list(ALL_METHODS), name="not_found", content_types=["*/*"])(_not_found)
+
+
+_complete_routes()

@@ -1,0 +1,130 @@
+"""Lazily created AWS clients and DynamoDB table bindings.
+
+Nothing here talks to AWS at import time. Clients come from botocore directly (boto3 would pull in
+s3transfer at import), are created on first use, cached per process, and honour the one local
+endpoint setting. Tests call :func:`reset` after starting a moto mock so no client escapes it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from botocore.client import BaseClient
+
+_lock = threading.Lock()
+_clients: dict[str, BaseClient] = {}
+_injected: dict[str, Any] = {}
+_metas: list[type] = []
+
+
+def client(service: str) -> Any:
+    """A cached botocore client for ``service`` ("kms", "s3", "lambda", ...)."""
+    if service in _injected:
+        return _injected[service]
+    cached = _clients.get(service)
+    if cached is not None:
+        return cached
+    with _lock:
+        cached = _clients.get(service)
+        if cached is None:
+            cached = _make_client(service)
+            _clients[service] = cached
+    return cached
+
+
+def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
+    import botocore.session
+    from botocore.config import Config
+
+    settings = get_settings()
+    session = botocore.session.get_session()
+    config = Config(
+        connect_timeout=3,
+        read_timeout=10,
+        retries={"mode": "standard", "max_attempts": 3},
+        user_agent_extra="keyport",
+    )
+    return session.create_client(
+        service,
+        region_name=settings.region,
+        endpoint_url=endpoint_url or settings.aws_endpoint_url,
+        config=config,
+    )
+
+
+def management_client(endpoint_url: str) -> Any:
+    """An API Gateway management API client for one websocket endpoint (cached per endpoint)."""
+    key = f"apigatewaymanagementapi:{endpoint_url}"
+    if "apigatewaymanagementapi" in _injected:
+        return _injected["apigatewaymanagementapi"]
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            cached = _make_client("apigatewaymanagementapi", endpoint_url)
+            _clients[key] = cached
+    return cached
+
+
+def inject(service: str, instance: Any) -> None:
+    """Use ``instance`` for ``service`` instead of a real client (tests)."""
+    _injected[service] = instance
+
+
+def table_meta(aggregate: str) -> Any:
+    """A PynamoDB ``Meta`` class for one aggregate's table, bound to the current settings."""
+    meta = type("Meta", (), {"aggregate": aggregate, "billing_mode": "PAY_PER_REQUEST"})
+    _bind(meta)
+    _metas.append(meta)
+    return meta
+
+
+def _bind(meta: Any) -> None:
+    settings = get_settings()
+    meta.table_name = settings.table_name(meta.aggregate)
+    meta.region = settings.region
+    meta.host = settings.aws_endpoint_url
+    meta.connect_timeout_seconds = 3
+    meta.read_timeout_seconds = 10
+
+
+def reset() -> None:
+    """Drop every cached client and table connection, and rebind tables to the current settings."""
+    with _lock:
+        _clients.clear()
+        _injected.clear()
+    for meta in _metas:
+        _bind(meta)
+    if _metas:
+        from pynamodb.models import Model
+
+        pending = list(Model.__subclasses__())
+        while pending:
+            model = pending.pop()
+            model._connection = None
+            pending.extend(model.__subclasses__())
+
+
+def all_models() -> list[Any]:
+    """Every PynamoDB model class Keyport defines (importing each service's models)."""
+    import importlib
+    import pkgutil
+
+    from pynamodb.models import Model
+
+    import chalicelib
+
+    for module in pkgutil.walk_packages(chalicelib.__path__, "chalicelib."):
+        if module.name.endswith(".models"):
+            importlib.import_module(module.name)
+    found: list[Any] = []
+    pending = list(Model.__subclasses__())
+    while pending:
+        model = pending.pop()
+        if getattr(model.Meta, "aggregate", None):
+            found.append(model)
+        pending.extend(model.__subclasses__())
+    return sorted(found, key=lambda m: m.Meta.table_name)

@@ -1,0 +1,1 @@
+"""The integrations service: Pizzly's REST API, connect flow and proxy."""

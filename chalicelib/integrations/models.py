@@ -1,0 +1,108 @@
+"""PynamoDB models of the integrations service."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.aws import table_meta
+
+
+class CustomIntegration(Model):
+    """An integration definition an operator stored at run time."""
+
+    Meta = table_meta("integrations")
+
+    id = UnicodeAttribute(hash_key=True)
+    definition = JSONAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+
+
+class ConfigurationsByIntegration(GlobalSecondaryIndex["Configuration"]):
+    class Meta:
+        index_name = "by_integration"
+        projection = AllProjection()
+
+    integration = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+class Configuration(Model):
+    """OAuth client credentials and scopes for one integration (Pizzly's "setup")."""
+
+    Meta = table_meta("configurations")
+
+    id = UnicodeAttribute(hash_key=True)
+    integration = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    scopes = ListAttribute(of=UnicodeAttribute, default=list)
+    credentials = BinaryAttribute(legacy_encoding=False)
+
+    by_integration = ConfigurationsByIntegration()
+
+
+class AuthenticationsByIntegration(GlobalSecondaryIndex["Authentication"]):
+    class Meta:
+        index_name = "by_integration"
+        projection = AllProjection()
+
+    integration = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+class AuthenticationsBySetup(GlobalSecondaryIndex["Authentication"]):
+    class Meta:
+        index_name = "by_setup"
+        projection = AllProjection()
+
+    setup_id = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+class AuthenticationsDue(GlobalSecondaryIndex["Authentication"]):
+    """Sparse index of authentications with a refresh due, sharded, by due time."""
+
+    class Meta:
+        index_name = "refresh_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    refresh_due_at = NumberAttribute(range_key=True)
+
+
+class Authentication(Model):
+    """A stored OAuth payload (Pizzly's authId), sealed at rest."""
+
+    Meta = table_meta("authentications")
+
+    id = UnicodeAttribute(hash_key=True)
+    integration = UnicodeAttribute()
+    setup_id = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    payload = BinaryAttribute(legacy_encoding=False)
+    connect_params = JSONAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+    # Refresh bookkeeping: the sweep's index, the lease, and the last failure.
+    due_shard = UnicodeAttribute(null=True)
+    refresh_due_at = NumberAttribute(null=True)
+    lease_id = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    refresh_error = JSONAttribute(null=True)
+    refresh_attempts = NumberAttribute(default=0)
+    next_attempt_at = NumberAttribute(null=True)
+    needs_reconnect = BooleanAttribute(default=False)
+
+    by_integration = AuthenticationsByIntegration()
+    by_setup = AuthenticationsBySetup()
+    refresh_due = AuthenticationsDue()

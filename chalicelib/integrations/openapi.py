@@ -1,0 +1,336 @@
+"""OpenAPI paths and schemas of the integrations REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.openapi import operation, path_param, query_param, ref
+
+TAG = {"name": "integrations", "description": "Pizzly's REST API: integrations, configurations, authentications."}
+SECRET: list[dict[str, list[str]]] = [{"secretKey": []}]
+_T = "integrations"
+
+_INTEGRATION = path_param("integration", "Integration id, e.g. github")
+_SETUP = path_param("setup_id", "Configuration id (setupId)")
+_AUTH = path_param("auth_id", "Authentication id (authId)")
+_PAGING = [
+    query_param("limit", "Page size (1-100, default 25)", {"type": "integer", "minimum": 1, "maximum": 100}),
+    query_param("cursor", "next_cursor of the previous page"),
+]
+
+_ERRORS: dict[str, tuple[str, dict[str, Any] | None]] = {
+    "400": ("Invalid request", ref("PizzlyError")),
+    "401": ("Missing or invalid secret key", ref("PizzlyError")),
+    "404": ("Unknown integration, configuration or authentication", ref("PizzlyError")),
+}
+
+
+def _ok(text: str, schema: dict[str, Any], status: str = "200") -> dict[str, tuple[str, dict[str, Any] | None]]:
+    return {status: (text, schema), **_ERRORS}
+
+
+def _message(key: str, schema_name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["message", key],
+        "properties": {"message": {"type": "string"}, key: ref(schema_name)},
+    }
+
+
+_REMOVED = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+
+PATHS: dict[str, Any] = {
+    "/api": {
+        "get": operation("Confirm the secret key works", "apiRoot", _T, _ok("Key accepted", _REMOVED), security=SECRET)
+    },
+    "/api/{integration}": {
+        "parameters": [_INTEGRATION],
+        "get": operation(
+            "Retrieve an integration", "getIntegration", _T, _ok("The integration", ref("Integration")), security=SECRET
+        ),
+        "put": operation(
+            "Add or replace a custom integration",
+            "putIntegration",
+            _T,
+            {
+                "201": ("Created", _message("integration", "Integration")),
+                **_ok("Replaced", _message("integration", "Integration")),
+            },
+            security=SECRET,
+            body=ref("IntegrationDefinition"),
+        ),
+        "delete": operation(
+            "Remove a custom integration", "deleteIntegration", _T, _ok("Removed", _REMOVED), security=SECRET
+        ),
+    },
+    "/api/{integration}/configurations": {
+        "parameters": [_INTEGRATION],
+        "get": operation(
+            "List configurations, newest first",
+            "listConfigurations",
+            _T,
+            _ok("A page of configurations", ref("ConfigurationList")),
+            security=SECRET,
+            parameters=_PAGING,
+        ),
+        "post": operation(
+            "Save a new configuration",
+            "createConfiguration",
+            _T,
+            _ok("Registered", _message("configuration", "Configuration"), "201"),
+            security=SECRET,
+            body=ref("ConfigurationInput"),
+        ),
+    },
+    "/api/{integration}/configurations/{setup_id}": {
+        "parameters": [_INTEGRATION, _SETUP],
+        "get": operation(
+            "Retrieve a configuration",
+            "getConfiguration",
+            _T,
+            _ok("The configuration", ref("Configuration")),
+            security=SECRET,
+        ),
+        "put": operation(
+            "Replace a configuration's credentials and scopes",
+            "updateConfiguration",
+            _T,
+            _ok("Updated", _message("configuration", "Configuration")),
+            security=SECRET,
+            body=ref("ConfigurationInput"),
+        ),
+        "delete": operation(
+            "Delete a configuration", "deleteConfiguration", _T, _ok("Removed", _REMOVED), security=SECRET
+        ),
+    },
+    "/api/{integration}/authentications": {
+        "parameters": [_INTEGRATION],
+        "get": operation(
+            "List authentications, newest first",
+            "listAuthentications",
+            _T,
+            _ok("A page of authentications", ref("AuthenticationList")),
+            security=SECRET,
+            parameters=[query_param("setup_id", "Only those made with this configuration"), *_PAGING],
+        ),
+        "post": operation(
+            "Import an OAuth payload obtained elsewhere",
+            "createAuthentication",
+            _T,
+            _ok("Created", _message("authentication", "Authentication"), "201"),
+            security=SECRET,
+            body=ref("AuthenticationInput"),
+        ),
+    },
+    "/api/{integration}/authentications/{auth_id}": {
+        "parameters": [_INTEGRATION, _AUTH],
+        "get": operation(
+            "Retrieve an authentication and its OAuth payload",
+            "getAuthentication",
+            _T,
+            _ok("The authentication", ref("Authentication")),
+            security=SECRET,
+        ),
+        "put": operation(
+            "Replace an authentication's payload",
+            "updateAuthentication",
+            _T,
+            _ok("Updated", _message("authentication", "Authentication")),
+            security=SECRET,
+            body=ref("AuthenticationUpdate"),
+        ),
+        "delete": operation(
+            "Delete an authentication", "deleteAuthentication", _T, _ok("Removed", _REMOVED), security=SECRET
+        ),
+    },
+    "/api/{integration}/authentications/{auth_id}/refresh": {
+        "parameters": [_INTEGRATION, _AUTH],
+        **{
+            method: operation(
+                "Refresh the access token now",
+                f"refreshAuthentication{method.capitalize()}",
+                _T,
+                {
+                    **_ok("Refreshed", _message("authentication", "Authentication")),
+                    "422": ("token_refresh_missing or token_refresh_failed", ref("PizzlyError")),
+                },
+                security=SECRET,
+            )
+            for method in ("get", "post")
+        },
+    },
+}
+
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+_TIMESTAMP = {"type": "string", "format": "date-time"}
+
+SCHEMAS: dict[str, Any] = {
+    "PizzlyError": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {"type": {"type": "string"}, "message": {"type": "string"}},
+            }
+        },
+    },
+    "IntegrationDefinition": {
+        "type": "object",
+        "required": ["name", "auth", "request"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 100},
+            "image": {"type": "string", "format": "uri"},
+            "auth": {
+                "type": "object",
+                "required": ["authType"],
+                "properties": {
+                    "authType": {"enum": ["OAUTH2", "OAUTH1"]},
+                    "authorizationURL": {"type": "string"},
+                    "tokenURL": {"type": "string"},
+                    "refreshURL": {"type": "string"},
+                    "authorizationParams": _STRING_MAP,
+                    "tokenParams": _STRING_MAP,
+                    "grantType": {"enum": ["authorization_code", "client_credentials"]},
+                    "authorizationMethod": {"enum": ["body", "header"]},
+                    "bodyFormat": {"enum": ["form", "json"]},
+                    "config": {
+                        "type": "object",
+                        "properties": {"scope": {"type": "array", "items": {"type": "string"}}},
+                    },
+                    "pkce": {"type": "boolean"},
+                    "refreshBufferSeconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+                    "requestTokenURL": {"type": "string"},
+                    "userAuthorizationURL": {"type": "string"},
+                    "accessTokenURL": {"type": "string"},
+                    "signatureMethod": {"enum": ["HMAC-SHA1", "PLAINTEXT", "RSA-SHA1"]},
+                },
+            },
+            "request": {
+                "type": "object",
+                "required": ["baseURL"],
+                "properties": {"baseURL": {"type": "string"}, "headers": _STRING_MAP, "params": _STRING_MAP},
+            },
+        },
+    },
+    "Integration": {
+        "allOf": [
+            ref("IntegrationDefinition"),
+            {
+                "type": "object",
+                "required": ["object", "id", "source"],
+                "properties": {
+                    "object": {"const": "integration"},
+                    "id": {"type": "string"},
+                    "source": {"enum": ["builtin", "custom"]},
+                },
+            },
+        ]
+    },
+    "ConfigurationInput": {
+        "type": "object",
+        "required": ["credentials"],
+        "properties": {
+            "credentials": {
+                "type": "object",
+                "description": "clientId and clientSecret (OAuth 2), or consumerKey and consumerSecret (OAuth 1.0a)",
+                "properties": {
+                    "clientId": {"type": "string"},
+                    "clientSecret": {"type": "string"},
+                    "consumerKey": {"type": "string"},
+                    "consumerSecret": {"type": "string"},
+                },
+            },
+            "scopes": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Configuration": {
+        "type": "object",
+        "required": ["object", "id", "integration", "scopes", "credentials", "created_at", "updated_at"],
+        "properties": {
+            "object": {"const": "configuration"},
+            "id": {"type": "string", "format": "uuid"},
+            "integration": {"type": "string"},
+            "scopes": {"type": "array", "items": {"type": "string"}},
+            "credentials": {**_STRING_MAP, "description": "Masked: the first four characters, then '*'"},
+            "created_at": _TIMESTAMP,
+            "updated_at": _TIMESTAMP,
+        },
+    },
+    "ConfigurationList": {
+        "type": "object",
+        "required": ["object", "data", "has_more", "next_cursor"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": ref("Configuration")},
+            "has_more": {"type": "boolean"},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+    "OAuthPayload": {
+        "type": "object",
+        "description": "accessToken (OAuth 2) or oAuthToken and oAuthTokenSecret (OAuth 1.0a), "
+        "and what else the provider gave",
+        "properties": {
+            "accessToken": {"type": "string"},
+            "refreshToken": {"type": "string"},
+            "expiresIn": {"type": "integer"},
+            "idToken": {"type": "string"},
+            "tokenType": {"type": "string"},
+            "oAuthToken": {"type": "string"},
+            "oAuthTokenSecret": {"type": "string"},
+            "updatedAt": {"type": "integer", "description": "Milliseconds since the epoch"},
+        },
+        "additionalProperties": True,
+    },
+    "AuthenticationInput": {
+        "type": "object",
+        "required": ["setup_id", "payload"],
+        "properties": {
+            "setup_id": {"type": "string"},
+            "payload": ref("OAuthPayload"),
+            "auth_id": {"type": "string", "description": "Optional id to use instead of a new UUID"},
+            "connect_params": _STRING_MAP,
+        },
+    },
+    "AuthenticationUpdate": {
+        "type": "object",
+        "required": ["payload"],
+        "properties": {"setup_id": {"type": "string"}, "payload": ref("OAuthPayload"), "connect_params": _STRING_MAP},
+    },
+    "Authentication": {
+        "type": "object",
+        "required": ["object", "id", "integration", "setup_id", "payload", "created_at", "updated_at"],
+        "properties": {
+            "object": {"const": "authentication"},
+            "id": {"type": "string"},
+            "integration": {"type": "string"},
+            "setup_id": {"type": "string"},
+            "payload": ref("OAuthPayload"),
+            "connect_params": _STRING_MAP,
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "refresh": {
+                "type": "object",
+                "properties": {
+                    "needs_reconnect": {"type": "boolean"},
+                    "attempts": {"type": "integer"},
+                    "last_error": {"type": ["object", "null"]},
+                    "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                },
+            },
+            "created_at": _TIMESTAMP,
+            "updated_at": _TIMESTAMP,
+        },
+    },
+    "AuthenticationList": {
+        "type": "object",
+        "required": ["object", "data", "has_more", "next_cursor"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": ref("Authentication")},
+            "has_more": {"type": "boolean"},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+    },
+}

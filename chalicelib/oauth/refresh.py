@@ -1,0 +1,149 @@
+"""The one function that refreshes a stored OAuth 2 credential.
+
+The refresh endpoints, the proxy, the broker's credential fetch and the scheduled sweep all call
+:func:`refresh`. It leases the record with a conditional write, re-reads it under the lease (another
+caller may have refreshed it a moment ago), calls the provider only if still needed, stores the
+result and releases the lease, so concurrent callers cause exactly one provider call. A failure keeps
+the old tokens, records the error and the attempt count, and backs off; a refresh token the provider
+rejected for good is marked as needing a reconnection and no longer retried.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chalicelib.errors import KeyportError, Unprocessable
+from chalicelib.oauth.oauth2 import TokenError
+
+LEASE_MS = 30_000
+WAIT_SECONDS = 12.0
+BACKOFF_BASE_MS = 60_000
+BACKOFF_MAX_MS = 6 * 3600 * 1000
+
+
+class RefreshMissing(Unprocessable):
+    code = "token_refresh_missing"
+    default_message = "This authentication has no refresh token."
+
+
+class RefreshFailed(Unprocessable):
+    code = "token_refresh_failed"
+    default_message = "The provider refused to refresh the token."
+
+
+class RefreshBusy(KeyportError):
+    status = 503
+    code = "token_refresh_busy"
+    default_message = "Another refresh of this credential is taking too long; try again shortly."
+
+
+@dataclass
+class Held:
+    """A credential as read under the lease."""
+
+    updated_at: int
+    expires_at: int | None
+    secret: dict[str, Any]
+    needs_reconnect: bool = False
+    attempts: int = 0
+    next_attempt_at: int | None = None
+    record: Any = None
+
+
+class Store(Protocol):
+    """What :func:`refresh` needs from the table holding a kind of credential."""
+
+    def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
+        """Take the lease and return the record as stored; None while another caller holds it."""
+
+    def peek(self, key: str) -> Held:
+        """The record as stored now (consistent read), without a lease."""
+
+    def provider(self, key: str, held: Held) -> tuple[dict[str, Any], str, str]:
+        """The integration ``auth`` section, client id and client secret to refresh with."""
+
+    def save(self, key: str, lease_id: str, secret: dict[str, Any], expires_at: int | None, now: int) -> Held:
+        """Store refreshed tokens, clear any failure and release the lease."""
+
+    def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
+        """Record a failure (``retry_at`` None: never retry) and release the lease."""
+
+    def release(self, key: str, lease_id: str) -> None:
+        """Release the lease without changing the record."""
+
+
+def is_due(held: Held, now: int, buffer_ms: int) -> bool:
+    """Whether a credential expires within ``buffer_ms`` and may be retried now (never without expiry)."""
+    if held.expires_at is None or held.needs_reconnect:
+        return False
+    if held.next_attempt_at is not None and held.next_attempt_at > now:
+        return False
+    return held.expires_at - buffer_ms <= now
+
+
+def backoff_ms(attempts: int) -> int:
+    """Delay before retry number ``attempts`` (1-based): 1, 2, 4 ... minutes, at most 6 hours."""
+    return int(min(BACKOFF_BASE_MS * (2 ** max(attempts - 1, 0)), BACKOFF_MAX_MS))
+
+
+def refresh(
+    store: Store,
+    key: str,
+    *,
+    force: bool = False,
+    seen_updated_at: int | None = None,
+    buffer_ms: int = 0,
+    clock: Any = time,
+) -> Held:
+    """Refresh one credential if it needs it (or ``force``), exactly once among concurrent callers."""
+    lease_id = uuid.uuid4().hex
+    deadline = clock.monotonic() + WAIT_SECONDS
+    delay = 0.05
+    while True:
+        now = _now_ms(clock)
+        held = store.acquire(key, lease_id, now, LEASE_MS)
+        if held is not None:
+            break
+        if clock.monotonic() >= deadline:
+            raise RefreshBusy()
+        clock.sleep(delay)
+        delay = min(delay * 2, 0.5)
+        current = store.peek(key)
+        if _done_by_another(current, force, seen_updated_at, now, buffer_ms):
+            return current
+    if _done_by_another(held, force, seen_updated_at, now, buffer_ms):
+        store.release(key, lease_id)
+        return held
+    refresh_token = held.secret.get("refreshToken")
+    if not isinstance(refresh_token, str) or not refresh_token:
+        store.release(key, lease_id)
+        raise RefreshMissing("This authentication has no refresh token; reconnect it to get a new one.")
+    try:
+        from chalicelib.oauth import oauth2
+
+        auth, client_id, client_secret = store.provider(key, held)
+        token = oauth2.refresh(auth, client_id, client_secret, refresh_token)
+    except TokenError as e:
+        retry_at = None if e.definitive else now + backoff_ms(held.attempts + 1)
+        store.fail(key, lease_id, e.as_dict(), retry_at, now)
+        raise RefreshFailed(f"The provider refused to refresh the token: {e.error} ({e.description})") from e
+    except BaseException:
+        store.release(key, lease_id)
+        raise
+    secret = oauth2.payload_from_token(token, held.secret, now)
+    expires_in = secret.get("expiresIn")
+    expires_at = now + int(expires_in) * 1000 if isinstance(expires_in, int) else None
+    return store.save(key, lease_id, secret, expires_at, now)
+
+
+def _done_by_another(held: Held, force: bool, seen_updated_at: int | None, now: int, buffer_ms: int) -> bool:
+    if force:
+        return seen_updated_at is not None and held.updated_at > seen_updated_at
+    return not is_due(held, now, buffer_ms)
+
+
+def _now_ms(clock: Any) -> int:
+    return int(clock.time() * 1000)

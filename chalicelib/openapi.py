@@ -1,0 +1,114 @@
+"""The OpenAPI 3.1 document: every service's paths and schemas, merged."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from typing import Any
+
+SERVICES = ("integrations",)
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "secretKey": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "HTTP Basic with the operator secret key as username and an empty password.",
+    },
+}
+
+_OWN_PATHS: dict[str, Any] = {
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "operationId": "openapi",
+            "security": [],
+            "responses": {"200": {"description": "The OpenAPI document", "content": {"application/json": {}}}},
+        }
+    }
+}
+
+
+def _to_openapi_path(path: str) -> str:
+    return path.replace("+}", "}")
+
+
+@lru_cache(maxsize=1)
+def _build(server: str) -> dict[str, Any]:
+    paths: dict[str, Any] = dict(_OWN_PATHS)
+    schemas: dict[str, Any] = {}
+    tags: list[dict[str, str]] = []
+    for name in SERVICES:
+        module = importlib.import_module(f"chalicelib.{name}.openapi")
+        paths.update({_to_openapi_path(p): v for p, v in module.PATHS.items()})
+        schemas.update(module.SCHEMAS)
+        tags.append(module.TAG)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Keyport",
+            "version": "1.0.0",
+            "description": "Self-hosted integrations backend: integrations (Pizzly API), credential broker, "
+            "repo tags, publishing and entity store.",
+        },
+        "servers": [{"url": server}],
+        "tags": tags,
+        "paths": paths,
+        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": schemas},
+    }
+
+
+def document(app: Any) -> dict[str, Any]:
+    """The document, with the server URL of the current request."""
+    request = app.current_request
+    host = request.headers.get("host", "localhost") if request else "localhost"
+    proto = request.headers.get("x-forwarded-proto", "https") if request else "https"
+    return _build(f"{proto}://{host}")
+
+
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON content map for ``schema``."""
+    return {"application/json": {"schema": schema}}
+
+
+def operation(
+    summary: str,
+    operation_id: str,
+    tag: str,
+    responses: dict[str, tuple[str, dict[str, Any] | None]],
+    *,
+    security: list[dict[str, list[str]]],
+    body: dict[str, Any] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """One operation object."""
+    op: dict[str, Any] = {"summary": summary, "operationId": operation_id, "tags": [tag], "security": security}
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": json_content(body)}
+    op["responses"] = {
+        status: {"description": text, **({"content": json_content(schema)} if schema else {})}
+        for status, (text, schema) in responses.items()
+    }
+    return op
+
+
+def path_param(name: str, description: str) -> dict[str, Any]:
+    """A required string path parameter."""
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
+
+
+def query_param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An optional query parameter."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }

@@ -1,0 +1,79 @@
+"""Typed settings, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _optional(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Keyport reads from its environment."""
+
+    stage: str
+    region: str
+    table_prefix: str
+    kms_key_id: str
+    aws_endpoint_url: str | None
+    secret_key: str | None
+    publishable_key: str | None
+    local: bool
+    allow_http_loopback: bool
+    max_body_bytes: int
+    public_url: str | None
+    callback_url: str | None
+    refresh_buffer_seconds: int
+    outbound_timeout_seconds: float
+    data_key_max_age_seconds: int
+    data_key_max_uses: int
+
+    def table_name(self, name: str) -> str:
+        """The DynamoDB table name of one aggregate, with the stage prefix."""
+        return f"{self.table_prefix}-{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    stage = os.environ.get("STAGE", "dev").strip() or "dev"
+    return Settings(
+        stage=stage,
+        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+        table_prefix=os.environ.get("TABLE_PREFIX", "").strip() or f"keyport-{stage}",
+        kms_key_id=os.environ.get("KMS_KEY_ID", "").strip() or f"alias/keyport-{stage}",
+        aws_endpoint_url=_optional("AWS_ENDPOINT_URL"),
+        secret_key=_optional("SECRET_KEY"),
+        publishable_key=_optional("PUBLISHABLE_KEY"),
+        local=_flag("KEYPORT_LOCAL"),
+        allow_http_loopback=_flag("ALLOW_HTTP_LOOPBACK") or _flag("KEYPORT_LOCAL"),
+        max_body_bytes=_int("MAX_BODY_BYTES", 1024 * 1024),
+        public_url=_optional("PUBLIC_URL"),
+        callback_url=_optional("CALLBACK_URL"),
+        refresh_buffer_seconds=_int("REFRESH_BUFFER_SECONDS", 15 * 60),
+        outbound_timeout_seconds=float(_int("OUTBOUND_TIMEOUT_SECONDS", 10)),
+        data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 300),
+        data_key_max_uses=_int("DATA_KEY_MAX_USES", 1000),
+    )
+
+
+def clear_settings() -> None:
+    """Forget the cached settings (tests change the environment)."""
+    get_settings.cache_clear()

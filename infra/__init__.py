@@ -1,0 +1,1 @@
+"""Infrastructure helpers for Keyport (deployment and local emulation)."""
