@@ -6,6 +6,7 @@ of the service that owns the path. Imports stay small: each route imports what i
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -14,7 +15,6 @@ from chalice.app import Chalice, Request, Response
 
 from chalicelib import errors
 from chalicelib.http import json_response, raw_body
-from chalicelib.integrations.routes import bp as integrations_bp
 
 app = Chalice(app_name="keyport")
 app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -22,7 +22,12 @@ logging.getLogger("keyport").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-app.register_blueprint(integrations_bp)
+# One blueprint per service. A routes module imports only Chalice and small helpers at module level;
+# its service, repository and models are imported inside the views, so a cold start loads one service.
+SERVICES = ("integrations",)
+
+for _service in SERVICES:
+    app.register_blueprint(importlib.import_module(f"chalicelib.{_service}.routes").bp)
 
 
 @app.middleware("http")

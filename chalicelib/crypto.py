@@ -195,6 +195,12 @@ def key_hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def keyed_hash(value: str, purpose: str) -> str:
+    """HMAC-SHA256 of a secret we did not issue (a GitHub token), keyed by the server's hash key."""
+    message = f"{purpose}|{value}".encode()
+    return hmac.new(get_settings().hash_key, message, hashlib.sha256).hexdigest()
+
+
 def same(a: str, b: str) -> bool:
     """Constant-time string comparison."""
     return hmac.compare_digest(a.encode(), b.encode())

@@ -152,7 +152,7 @@ def style_for_path(path: str) -> str:
         return "platform"
     if parts and parts[0] in _AUTOTUNE_SEGMENTS:
         return "autotune"
-    if (parts and parts[0] == "v1") or parts[:2] == ["internal", "v1"] or parts[:2] == ["admin", "broker"]:
+    if (parts and parts[0] == "v1") or parts[:2] == ["internal", "v1"]:
         return "broker"
     return "pizzly"
 

@@ -6,7 +6,6 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
-SERVICES = ("integrations",)
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "secretKey": {
@@ -37,6 +36,8 @@ def _build(server: str) -> dict[str, Any]:
     paths: dict[str, Any] = dict(_OWN_PATHS)
     schemas: dict[str, Any] = {}
     tags: list[dict[str, str]] = []
+    from app import SERVICES
+
     for name in SERVICES:
         module = importlib.import_module(f"chalicelib.{name}.openapi")
         paths.update({_to_openapi_path(p): v for p, v in module.PATHS.items()})

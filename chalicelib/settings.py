@@ -44,6 +44,9 @@ class Settings:
     outbound_timeout_seconds: float
     data_key_max_age_seconds: int
     data_key_max_uses: int
+    hash_key: bytes
+    github_api_url: str
+    github_recheck_seconds: int
 
     def table_name(self, name: str) -> str:
         """The DynamoDB table name of one aggregate, with the stage prefix."""
@@ -71,7 +74,20 @@ def get_settings() -> Settings:
         outbound_timeout_seconds=float(_int("OUTBOUND_TIMEOUT_SECONDS", 10)),
         data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 300),
         data_key_max_uses=_int("DATA_KEY_MAX_USES", 1000),
+        hash_key=_hash_key(),
+        github_api_url=(os.environ.get("GITHUB_API_URL", "").strip() or "https://api.github.com").rstrip("/"),
+        github_recheck_seconds=_int("GITHUB_RECHECK_SECONDS", 3600),
     )
+
+
+def _hash_key() -> bytes:
+    """The key of keyed hashes (HASH_KEY, else derived from SECRET_KEY; rotating it only forces re-checks)."""
+    import hashlib
+
+    explicit = os.environ.get("HASH_KEY", "").strip()
+    if explicit:
+        return explicit.encode()
+    return hashlib.sha256(b"keyport-hash-key|" + os.environ.get("SECRET_KEY", "").encode()).digest()
 
 
 def clear_settings() -> None:

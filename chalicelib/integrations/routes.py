@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from chalice.app import Blueprint, Response
 
 from chalicelib.http import int_query, json_object, json_response, query
-from chalicelib.integrations import service
 from chalicelib.operators import require_secret_key
 
 bp = Blueprint(__name__)
@@ -13,8 +14,12 @@ bp = Blueprint(__name__)
 PAGE_DEFAULT, PAGE_MAX = 25, 100
 
 
-def _authorized() -> None:
+def _authorized() -> ModuleType:
+    """Check the secret key; the service module, imported on first use to keep cold starts small."""
     require_secret_key(bp.current_request)
+    from chalicelib.integrations import service
+
+    return service
 
 
 def _page() -> tuple[int, str | None]:
@@ -24,19 +29,19 @@ def _page() -> tuple[int, str | None]:
 
 @bp.route("/api", methods=["GET"])
 def api_root() -> Response:
-    _authorized()
+    require_secret_key(bp.current_request)
     return json_response({"message": "Keyport is up and your secret key works.", "object": "keyport"})
 
 
 @bp.route("/api/{integration}", methods=["GET"])
 def get_integration(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     return json_response(service.get_integration(integration))
 
 
 @bp.route("/api/{integration}", methods=["PUT"])
 def put_integration(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     view, created = service.put_integration(integration, json_object(bp.current_request))
     message = "Integration created" if created else "Integration updated"
     return json_response({"message": message, "integration": view}, 201 if created else 200)
@@ -44,80 +49,80 @@ def put_integration(integration: str) -> Response:
 
 @bp.route("/api/{integration}", methods=["DELETE"])
 def delete_integration(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     service.delete_integration(integration)
     return json_response({"message": "Integration removed"})
 
 
 @bp.route("/api/{integration}/configurations", methods=["GET"])
 def list_configurations(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     return json_response(service.list_configurations(integration, *_page()))
 
 
 @bp.route("/api/{integration}/configurations", methods=["POST"])
 def create_configuration(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     view = service.create_configuration(integration, json_object(bp.current_request))
     return json_response({"message": "Configuration registered", "configuration": view}, 201)
 
 
 @bp.route("/api/{integration}/configurations/{setup_id}", methods=["GET"])
 def get_configuration(integration: str, setup_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     return json_response(service.get_configuration(integration, setup_id))
 
 
 @bp.route("/api/{integration}/configurations/{setup_id}", methods=["PUT"])
 def update_configuration(integration: str, setup_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     view = service.update_configuration(integration, setup_id, json_object(bp.current_request))
     return json_response({"message": "Configuration updated", "configuration": view})
 
 
 @bp.route("/api/{integration}/configurations/{setup_id}", methods=["DELETE"])
 def delete_configuration(integration: str, setup_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     service.delete_configuration(integration, setup_id)
     return json_response({"message": "Configuration removed"})
 
 
 @bp.route("/api/{integration}/authentications", methods=["GET"])
 def list_authentications(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     setup_id = query(bp.current_request, "setup_id")
     return json_response(service.list_authentications(integration, setup_id or None, *_page()))
 
 
 @bp.route("/api/{integration}/authentications", methods=["POST"])
 def create_authentication(integration: str) -> Response:
-    _authorized()
+    service = _authorized()
     view = service.create_authentication(integration, json_object(bp.current_request))
     return json_response({"message": "Authentication created", "authentication": view}, 201)
 
 
 @bp.route("/api/{integration}/authentications/{auth_id}", methods=["GET"])
 def get_authentication(integration: str, auth_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     return json_response(service.get_authentication(integration, auth_id))
 
 
 @bp.route("/api/{integration}/authentications/{auth_id}", methods=["PUT"])
 def update_authentication(integration: str, auth_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     view = service.update_authentication(integration, auth_id, json_object(bp.current_request))
     return json_response({"message": "Authentication updated", "authentication": view})
 
 
 @bp.route("/api/{integration}/authentications/{auth_id}", methods=["DELETE"])
 def delete_authentication(integration: str, auth_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     service.delete_authentication(integration, auth_id)
     return json_response({"message": "Authentication removed"})
 
 
 @bp.route("/api/{integration}/authentications/{auth_id}/refresh", methods=["GET", "POST"])
 def refresh_authentication(integration: str, auth_id: str) -> Response:
-    _authorized()
+    service = _authorized()
     view = service.refresh_authentication(integration, auth_id)
     return json_response({"message": "Authentication refreshed", "authentication": view})
