@@ -17,6 +17,8 @@ from chalicelib import errors
 from chalicelib.http import json_response, raw_body
 
 app = Chalice(app_name="keyport")
+# Every body is binary-safe: the proxy passes arbitrary bytes, so API Gateway hands bodies over in base64.
+app.api.binary_types = ["*/*"]
 app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 logging.getLogger("keyport").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
@@ -34,6 +36,9 @@ for _service in SERVICES:
 def error_boundary(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Render every error, ours or Chalice's, in the documented body of the service owning the path."""
     path = request.to_original_event().get("path") or request.path
+    if "accept" not in request.headers:
+        # HTTP reads a missing Accept as "anything"; Chalice would refuse a binary (here: every) response.
+        request.headers._dict["accept"] = "*/*"
     try:
         if request.raw_body:
             raw_body(request)  # refuses oversized bodies before any route reads them

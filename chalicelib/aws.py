@@ -74,9 +74,14 @@ def inject(service: str, instance: Any) -> None:
     _injected[service] = instance
 
 
-def table_meta(aggregate: str) -> Any:
-    """A PynamoDB ``Meta`` class for one aggregate's table, bound to the current settings."""
-    meta = type("Meta", (), {"aggregate": aggregate, "billing_mode": "PAY_PER_REQUEST"})
+def table_meta(aggregate: str, *, ttl_attribute: str | None = None) -> Any:
+    """A PynamoDB ``Meta`` class for one aggregate's table, bound to the current settings.
+
+    ``ttl_attribute`` names the model's TTL attribute, which the local stack and the CloudFormation
+    template enable on the table.
+    """
+    attributes = {"aggregate": aggregate, "billing_mode": "PAY_PER_REQUEST", "ttl_attribute": ttl_attribute}
+    meta = type("Meta", (), attributes)
     _bind(meta)
     _metas.append(meta)
     return meta

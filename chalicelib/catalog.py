@@ -10,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,12 @@ _URL_PLACEHOLDER_SCOPES = frozenset({"connectParams"})
 
 OAUTH2 = "OAUTH2"
 OAUTH1 = "OAUTH1"
+
+# Custom definitions are cached per process for a short time, so a proxied call on a built-in
+# integration does not read DynamoDB first; a change made elsewhere is seen within this delay.
+CUSTOM_CACHE_SECONDS = 30.0
+_custom_cache: dict[str, tuple[float, dict[str, Any] | None]] = {}
+_custom_lock = threading.Lock()
 
 
 class InvalidIntegration(BadRequest):
@@ -67,7 +75,14 @@ def lookup(integration_id: str) -> tuple[dict[str, Any], str]:
 
     if not valid_id(integration_id):
         raise UnknownIntegration(f"No integration has the id '{integration_id[:64]}'.")
-    custom = repository.get_custom_integration(integration_id)
+    now = time.monotonic()
+    cached = _custom_cache.get(integration_id)
+    if cached is not None and now - cached[0] < CUSTOM_CACHE_SECONDS:
+        custom = cached[1]
+    else:
+        custom = repository.get_custom_integration(integration_id)
+        with _custom_lock:
+            _custom_cache[integration_id] = (now, custom)
     if custom is not None:
         return custom, "custom"
     definition = builtin(integration_id)
@@ -79,6 +94,36 @@ def lookup(integration_id: str) -> tuple[dict[str, Any], str]:
 def get(integration_id: str) -> dict[str, Any]:
     """The effective definition of an integration (custom first, then built-in); 404 when none."""
     return lookup(integration_id)[0]
+
+
+def forget_custom(integration_id: str | None = None) -> None:
+    """Drop cached custom definitions (after this process changed one, and in tests)."""
+    with _custom_lock:
+        if integration_id is None:
+            _custom_cache.clear()
+        else:
+            _custom_cache.pop(integration_id, None)
+
+
+def fill(template: str, values: dict[str, dict[str, Any]]) -> str:
+    """Replace ``${scope.name}`` placeholders from ``values[scope][name]``; a missing value is an error."""
+
+    def replace(match: re.Match[str]) -> str:
+        scope, name = match.group(1), match.group(2)
+        value = values.get(scope, {}).get(name)
+        if value is None:
+            raise MissingTemplateValue(scope, name)
+        return str(value)
+
+    return PLACEHOLDER.sub(replace, template)
+
+
+class MissingTemplateValue(BadRequest):
+    code = "missing_template_value"
+
+    def __init__(self, scope: str, name: str) -> None:
+        self.scope, self.name = scope, name
+        super().__init__(f"The integration needs '{scope}.{name}', which this request or authentication lacks.")
 
 
 def auth_type(definition: dict[str, Any]) -> str:

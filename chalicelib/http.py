@@ -72,6 +72,19 @@ def query(request: Request, name: str) -> str | None:
     return values[-1] if values else None
 
 
+def query_pairs(request: Request) -> list[tuple[str, str]]:
+    """Every query parameter, repeated ones included, in order."""
+    params = request.query_params
+    if not params:
+        return []
+    return [(name, value) for name in params for value in params.getlist(name)]
+
+
+def query_dict(request: Request) -> dict[str, str]:
+    """The query parameters, the last value of each."""
+    return dict(query_pairs(request))
+
+
 def int_query(request: Request, name: str, default: int, *, minimum: int, maximum: int) -> int:
     """An integer query parameter within bounds; 400 otherwise."""
     raw = query(request, name)

@@ -6,7 +6,6 @@ import importlib
 from functools import lru_cache
 from typing import Any
 
-
 SECURITY_SCHEMES: dict[str, Any] = {
     "secretKey": {
         "type": "http",

@@ -6,7 +6,7 @@ from chalice.app import Request
 
 from chalicelib.crypto import same
 from chalicelib.errors import Unauthorized
-from chalicelib.http import basic_username
+from chalicelib.http import basic_username, query_dict
 from chalicelib.settings import get_settings
 
 
@@ -38,3 +38,14 @@ def has_secret_key(request: Request) -> bool:
     configured = get_settings().secret_key
     given = basic_username(request)
     return bool(configured and given and same(given, configured))
+
+
+def require_proxy_caller(request: Request) -> None:
+    """The proxy accepts the secret key, or the publishable key (``pizzly_pkey``) when one is configured."""
+    settings = get_settings()
+    publishable = query_dict(request).get("pizzly_pkey")
+    if publishable and settings.publishable_key:
+        if not same(publishable, settings.publishable_key):
+            raise Unauthorized("The publishable key is not valid.", code="invalid_publishable_key")
+        return
+    require_secret_key(request)

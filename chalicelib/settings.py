@@ -45,6 +45,7 @@ class Settings:
     data_key_max_age_seconds: int
     data_key_max_uses: int
     hash_key: bytes
+    allowed_origins: tuple[str, ...]
     github_api_url: str
     github_recheck_seconds: int
 
@@ -75,6 +76,7 @@ def get_settings() -> Settings:
         data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 300),
         data_key_max_uses=_int("DATA_KEY_MAX_USES", 1000),
         hash_key=_hash_key(),
+        allowed_origins=tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         github_api_url=(os.environ.get("GITHUB_API_URL", "").strip() or "https://api.github.com").rstrip("/"),
         github_recheck_seconds=_int("GITHUB_RECHECK_SECONDS", 3600),
     )

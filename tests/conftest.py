@@ -31,10 +31,11 @@ def aws_env() -> Iterator[None]:
     """moto for every AWS call, with Keyport's tables and KMS key created."""
     from moto import mock_aws
 
-    from chalicelib import aws, crypto
+    from chalicelib import aws, catalog, crypto
     from chalicelib.settings import clear_settings
 
     clear_settings()
+    catalog.forget_custom()
     with mock_aws():
         aws.reset()
         crypto.keyring.clear()

@@ -8,6 +8,7 @@ from pynamodb.attributes import (
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -106,3 +107,21 @@ class Authentication(Model):
     by_integration = AuthenticationsByIntegration()
     by_setup = AuthenticationsBySetup()
     refresh_due = AuthenticationsDue()
+
+
+class OAuthState(Model):
+    """One connect flow between its start and its callback: single use, short lived."""
+
+    Meta = table_meta("oauth-states", ttl_attribute="ttl")
+
+    id = UnicodeAttribute(hash_key=True)  # SHA-256 of the state value sent to the provider
+    integration = UnicodeAttribute()
+    setup_id = UnicodeAttribute()
+    auth_id = UnicodeAttribute()
+    redirect_uri = UnicodeAttribute()
+    connect_params = JSONAttribute(null=True)
+    secret = BinaryAttribute(legacy_encoding=False, null=True)  # sealed PKCE verifier or request-token secret
+    created_at = NumberAttribute()
+    expires_at = NumberAttribute()
+    used_at = NumberAttribute(null=True)
+    ttl = TTLAttribute(null=True)

@@ -6,7 +6,7 @@ from types import ModuleType
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.http import int_query, json_object, json_response, query
+from chalicelib.http import int_query, json_object, json_response, query, query_dict, query_pairs
 from chalicelib.operators import require_secret_key
 
 bp = Blueprint(__name__)
@@ -126,3 +126,86 @@ def refresh_authentication(integration: str, auth_id: str) -> Response:
     service = _authorized()
     view = service.refresh_authentication(integration, auth_id)
     return json_response({"message": "Authentication refreshed", "authentication": view})
+
+
+# --- connect flow -----------------------------------------------------------------------------------
+
+
+def callback_url() -> str:
+    """The one callback URL of every integration: a setting, or derived from this request."""
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    if settings.callback_url:
+        return settings.callback_url
+    if settings.public_url:
+        return settings.public_url.rstrip("/") + "/auth/callback"
+    request = bp.current_request
+    event = request.to_original_event()
+    proto = request.headers.get("x-forwarded-proto", "https")
+    full_path = request.context.get("path", event.get("path", ""))
+    stage_prefix = full_path[: -len(event["path"])] if full_path.endswith(event.get("path", "\0")) else ""
+    return f"{proto}://{request.headers.get('host', 'localhost')}{stage_prefix}/auth/callback"
+
+
+def _connect(step: str, integration: str | None = None) -> Response:
+    from chalicelib.errors import KeyportError
+    from chalicelib.integrations import connect
+
+    try:
+        if step == "start":
+            assert integration is not None
+            outcome = connect.start(integration, query_dict(bp.current_request), callback_url())
+        else:
+            outcome = connect.callback(query_dict(bp.current_request))
+    except KeyportError as e:
+        outcome = connect.failure(e)
+    if outcome.redirect:
+        return Response(body="", status_code=302, headers={"Location": outcome.redirect, "Cache-Control": "no-store"})
+    return Response(
+        body=connect.page(outcome),
+        status_code=outcome.status,
+        headers={"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Frame-Options": "DENY"},
+    )
+
+
+@bp.route("/auth/{integration}", methods=["GET"], content_types=["*/*"])
+def connect_start(integration: str) -> Response:
+    return _connect("start", integration)
+
+
+@bp.route("/auth/callback", methods=["GET"], content_types=["*/*"])
+def connect_callback() -> Response:
+    return _connect("callback")
+
+
+# --- proxy ----------------------------------------------------------------------------------------
+
+PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+
+
+def _proxy(integration: str) -> Response:
+    from chalicelib.integrations import proxy
+    from chalicelib.operators import require_proxy_caller
+
+    request = bp.current_request
+    require_proxy_caller(request)
+    call = proxy.ProxyRequest(
+        method=request.method,
+        tail=(request.uri_params or {}).get("proxy", ""),
+        query=query_pairs(request),
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=request.raw_body if isinstance(request.raw_body, bytes) else request.raw_body.encode(),
+    )
+    answer = proxy.forward(integration, call)
+    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+
+
+@bp.route("/proxy/{integration}", methods=PROXY_METHODS, content_types=["*/*"])
+def proxy_base(integration: str) -> Response:
+    return _proxy(integration)
+
+
+@bp.route("/proxy/{integration}/{proxy+}", methods=PROXY_METHODS, content_types=["*/*"])
+def proxy_path(integration: str) -> Response:
+    return _proxy(integration)

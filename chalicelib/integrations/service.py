@@ -80,6 +80,7 @@ def put_integration(integration_id: str, body: dict[str, Any]) -> tuple[dict[str
         )
     definition = catalog.validate(body, allow_http_loopback=get_settings().allow_http_loopback)
     created = repository.put_custom_integration(integration_id, definition, now_ms())
+    catalog.forget_custom(integration_id)
     return integration_view(integration_id, definition, "custom"), created
 
 
@@ -88,6 +89,7 @@ def delete_integration(integration_id: str) -> None:
     if not catalog.valid_id(integration_id):
         raise catalog.UnknownIntegration()
     if repository.delete_custom_integration(integration_id):
+        catalog.forget_custom(integration_id)
         return
     if catalog.builtin(integration_id) is not None:
         raise BuiltinIntegration()
@@ -149,7 +151,7 @@ def configuration_view(configuration: Configuration) -> dict[str, Any]:
     }
 
 
-def _configuration(integration_id: str, setup_id: str) -> Configuration:
+def configuration_of(integration_id: str, setup_id: str) -> Configuration:
     configuration = repository.get_configuration(setup_id) if _plausible_id(setup_id) else None
     if configuration is None or configuration.integration != integration_id:
         catalog.get(integration_id)
@@ -178,7 +180,7 @@ def create_configuration(integration_id: str, body: dict[str, Any]) -> dict[str,
 
 def get_configuration(integration_id: str, setup_id: str) -> dict[str, Any]:
     """GET /api/{integration}/configurations/{setupId}."""
-    return configuration_view(_configuration(integration_id, setup_id))
+    return configuration_view(configuration_of(integration_id, setup_id))
 
 
 def list_configurations(integration_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -191,7 +193,7 @@ def list_configurations(integration_id: str, limit: int, cursor: str | None) -> 
 def update_configuration(integration_id: str, setup_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """PUT /api/{integration}/configurations/{setupId}: replaces credentials and scopes."""
     definition = catalog.get(integration_id)
-    configuration = _configuration(integration_id, setup_id)
+    configuration = configuration_of(integration_id, setup_id)
     credentials = _credentials(definition, body)
     configuration.scopes = _scopes(body)  # type: ignore[assignment]
     configuration.credentials = seal_json(credentials, purpose=CONFIGURATION_PURPOSE, record=setup_id)
@@ -202,7 +204,7 @@ def update_configuration(integration_id: str, setup_id: str, body: dict[str, Any
 
 def delete_configuration(integration_id: str, setup_id: str) -> None:
     """DELETE /api/{integration}/configurations/{setupId}."""
-    repository.delete_configuration(_configuration(integration_id, setup_id))
+    repository.delete_configuration(configuration_of(integration_id, setup_id))
 
 
 def client_credentials(configuration: Configuration) -> tuple[str, str]:
@@ -317,12 +319,12 @@ def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str
         raise MissingSetupId()
     if not isinstance(setup_id, str):
         raise MissingSetupId("'setup_id' must be a string.")
-    _configuration(integration_id, setup_id)
+    configuration_of(integration_id, setup_id)
     payload = _payload(definition, body)
     auth_id = body.get("auth_id", body.get("id"))
     if auth_id is None:
         auth_id = str(uuid.uuid4())
-    if not isinstance(auth_id, str) or (not catalog.ID_PATTERN.match(auth_id.lower()) and not _uuid_like(auth_id)):
+    if not isinstance(auth_id, str) or (not catalog.ID_PATTERN.match(auth_id.lower()) and not uuid_like(auth_id)):
         raise BadRequest("'auth_id' must be a UUID or an id of letters, digits, '-' and '_'.", code="invalid_auth_id")
     now = now_ms()
     item = Authentication(
@@ -333,7 +335,7 @@ def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str
     return authentication_view(item)
 
 
-def _uuid_like(value: str) -> bool:
+def uuid_like(value: str) -> bool:
     try:
         uuid.UUID(value)
     except ValueError:
@@ -360,7 +362,7 @@ def update_authentication(integration_id: str, auth_id: str, body: dict[str, Any
     if "setup_id" in body and body["setup_id"] != item.setup_id:
         if not isinstance(body["setup_id"], str) or not body["setup_id"]:
             raise MissingSetupId("'setup_id' must be a configuration id.")
-        _configuration(integration_id, body["setup_id"])
+        configuration_of(integration_id, body["setup_id"])
         item.setup_id = body["setup_id"]
     if "connect_params" in body:
         item.connect_params = _connect_params(body)

@@ -135,3 +135,34 @@ def _seconds(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return seconds if seconds > 0 else None
+
+
+def authorization_url(
+    auth: dict[str, Any],
+    url: str,
+    client_id: str,
+    redirect_uri: str,
+    scopes: list[str],
+    state: str,
+    code_challenge: str | None,
+) -> str:
+    """Where the user authorizes: the provider's authorization URL with every parameter it needs."""
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+
+    extra: dict[str, str] = dict(auth.get("authorizationParams", {}))
+    if code_challenge:
+        extra.update(code_challenge=code_challenge, code_challenge_method="S256")
+    grant_uri: str = prepare_grant_uri(
+        url, client_id, "code", redirect_uri=redirect_uri, scope=scopes or None, state=state, **extra
+    )
+    return grant_uri
+
+
+def new_pkce_pair() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge."""
+    import secrets
+
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+    verifier = secrets.token_urlsafe(48)
+    return verifier, create_s256_code_challenge(verifier)

@@ -65,7 +65,9 @@ def configure_environment(port: int, host: str) -> tuple[Any, LocalStack]:
 
 def banner(stack: LocalStack) -> str:
     """What the stack prints once it is ready."""
-    key_line = f"  SECRET_KEY  {stack.secret_key}" + ("   (generated; set SECRET_KEY to choose one)" if stack.generated_key else "")
+    key_line = f"  SECRET_KEY  {stack.secret_key}" + (
+        "   (generated; set SECRET_KEY to choose one)" if stack.generated_key else ""
+    )
     return "\n".join(
         [
             "",
@@ -108,7 +110,8 @@ async def serve(port: int, host: str) -> None:
 def main() -> int:
     """Entry point of ``make run``."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "botocore", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
     try:

@@ -1,0 +1,188 @@
+"""The API proxy: ``ANY /proxy/{integration}/{path+}`` forwards a call with the stored credentials.
+
+The integration's ``request`` template (``baseURL``, ``headers``, ``params``) is filled from the
+authentication's payload (``auth.*``), its connect parameters (``connectParams.*``) and the forwarded
+headers (``headers.*``). ``Pizzly-Proxy-X`` headers are forwarded as ``X``; ``pizzly_*`` query
+parameters are dropped; the body passes byte for byte. OAuth 1.0a requests are signed over the final
+URL and query. A token about to expire is refreshed first; a 401 from upstream triggers one refresh
+and one retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from chalicelib import catalog
+from chalicelib.crypto import open_json
+from chalicelib.errors import BadGateway, BadRequest
+from chalicelib.http import now_ms
+from chalicelib.integrations import repository, service
+from chalicelib.integrations.models import Authentication
+from chalicelib.oauth import refresh as refreshing
+from chalicelib.settings import get_settings
+
+FORWARD_PREFIX = "pizzly-proxy-"
+# Hop-by-hop headers, and those that describe the upstream encoding requests already undid.
+_DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "content-encoding", "content-length",
+    }
+)  # fmt: skip
+_PASSED_REQUEST_HEADERS = ("content-type", "accept")
+
+
+class MissingAuthId(BadRequest):
+    code = "missing_auth_id"
+    default_message = "The Pizzly-Auth-Id header is required: the authId of the connection to call with."
+
+
+@dataclass
+class ProxyRequest:
+    """An incoming proxy call, as the route parsed it."""
+
+    method: str
+    tail: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass
+class ProxyResponse:
+    """What upstream answered."""
+
+    status: int
+    headers: dict[str, str | list[str]]
+    body: bytes
+
+
+def forward(integration_id: str, call: ProxyRequest) -> ProxyResponse:
+    """Forward one call to the integration's API with the authentication named by Pizzly-Auth-Id."""
+    auth_id = call.headers.get("pizzly-auth-id", "").strip()
+    if not auth_id:
+        raise MissingAuthId()
+    item = _authentication(integration_id, auth_id)
+    definition = catalog.get(integration_id)
+    setup_id = call.headers.get("pizzly-setup-id", "").strip()
+    if setup_id and setup_id != item.setup_id:
+        raise BadRequest("Pizzly-Setup-Id does not match the authentication's configuration.", code="invalid_setup_id")
+    payload = open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
+    oauth2 = catalog.auth_type(definition) == catalog.OAUTH2
+    buffer = service.buffer_ms(definition)
+    if oauth2 and payload.get("refreshToken") and refreshing.is_due(_held(item, payload), now_ms(), buffer):
+        item, payload = _refresh(item, force=False, buffer=buffer)
+    response = _send(definition, item, payload, call)
+    if response.status == 401 and oauth2 and payload.get("refreshToken"):
+        item, payload = _refresh(item, force=True, buffer=0)
+        response = _send(definition, item, payload, call)
+    return response
+
+
+def _authentication(integration_id: str, auth_id: str) -> Authentication:
+    item = repository.get_authentication(auth_id) if len(auth_id) <= 128 else None
+    if item is None or item.integration != integration_id:
+        catalog.get(integration_id)
+        raise service.UnknownAuthentication(f"No authentication '{auth_id[:128]}' exists for '{integration_id}'.")
+    return item
+
+
+def _held(item: Authentication, payload: dict[str, Any]) -> refreshing.Held:
+    return refreshing.Held(
+        updated_at=int(item.updated_at),
+        expires_at=int(item.expires_at) if item.expires_at is not None else None,
+        secret=payload,
+        needs_reconnect=bool(item.needs_reconnect),
+        attempts=int(item.refresh_attempts or 0),
+        next_attempt_at=int(item.next_attempt_at) if item.next_attempt_at is not None else None,
+        record=item,
+    )
+
+
+def _refresh(item: Authentication, *, force: bool, buffer: int) -> tuple[Authentication, dict[str, Any]]:
+    from chalicelib.integrations.refresh_store import AuthenticationStore
+
+    try:
+        held = refreshing.refresh(
+            AuthenticationStore(), item.id, force=force, seen_updated_at=int(item.updated_at), buffer_ms=buffer
+        )
+    except refreshing.RefreshFailed:
+        if not force:
+            # The old token may still work until it actually expires; let upstream decide.
+            return item, open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
+        raise
+    return held.record, held.secret
+
+
+def _send(
+    definition: dict[str, Any], item: Authentication, payload: dict[str, Any], call: ProxyRequest
+) -> ProxyResponse:
+    import requests
+
+    forwarded = {
+        name[len(FORWARD_PREFIX) :]: value for name, value in call.headers.items() if name.startswith(FORWARD_PREFIX)
+    }
+    values: dict[str, dict[str, Any]] = {
+        "auth": payload,
+        "connectParams": dict(item.connect_params or {}),
+        "headers": forwarded,
+    }
+    template = definition["request"]
+    base = catalog.fill(template["baseURL"], values)
+    url = _join(base, call.tail)
+    headers = {name: value for name, value in call.headers.items() if name in _PASSED_REQUEST_HEADERS}
+    headers.update({name: catalog.fill(value, values) for name, value in template.get("headers", {}).items()})
+    headers.update(forwarded)
+    headers.setdefault("User-Agent", "Keyport")
+    query = [(k, v) for k, v in call.query if not k.lower().startswith("pizzly_")]
+    query += [(k, catalog.fill(v, values)) for k, v in template.get("params", {}).items()]
+    url = _with_query(url, query)
+    body = call.body
+    if catalog.auth_type(definition) == catalog.OAUTH1:
+        from chalicelib.oauth import oauth1
+
+        configuration = service.configuration_of(item.integration, item.setup_id)
+        key, secret = service.client_credentials(configuration)
+        url, headers, body = oauth1.sign(
+            definition["auth"], key, secret, call.method, url, headers, body,
+            token=payload.get("oAuthToken"), token_secret=payload.get("oAuthTokenSecret"),
+        )  # fmt: skip
+    try:
+        upstream = requests.request(
+            call.method,
+            url,
+            headers=headers,
+            data=body or None,
+            timeout=get_settings().outbound_timeout_seconds,
+            allow_redirects=False,
+        )
+    except requests.RequestException as e:
+        raise BadGateway(f"The integration's API could not be reached ({type(e).__name__}).", code="proxy_error") from e
+    return ProxyResponse(upstream.status_code, _response_headers(upstream.raw.headers), upstream.content)
+
+
+def _join(base: str, tail: str) -> str:
+    if not tail:
+        return base
+    return base.rstrip("/") + "/" + quote(tail.lstrip("/"), safe="/:@!$&'()*+,;=-._~%")
+
+
+def _with_query(url: str, query: list[tuple[str, str]]) -> str:
+    if not query:
+        return url
+    parts = urlsplit(url)
+    existing = parts.query
+    extra = urlencode(query)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, f"{existing}&{extra}" if existing else extra, ""))
+
+
+def _response_headers(raw: Any) -> dict[str, str | list[str]]:
+    headers: dict[str, str | list[str]] = {}
+    for name in {n.lower() for n in raw}:
+        if name in _DROPPED_RESPONSE_HEADERS:
+            continue
+        values = raw.getlist(name) if hasattr(raw, "getlist") else [raw[name]]
+        headers[name] = values[0] if len(values) == 1 else list(values)
+    return headers
