@@ -10,8 +10,9 @@ import importlib
 import logging
 import os
 from collections.abc import Callable
+from typing import Any
 
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response
 
 from chalicelib import errors
 from chalicelib.http import json_response, raw_body
@@ -53,6 +54,15 @@ def error_boundary(request: Request, get_response: Callable[[Request], Response]
             errors.log.error("request %s failed with an unexpected error", request.context.get("requestId"))
         return errors.render(translated, path)
     return response
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="refresh_sweep")
+def refresh_sweep(event: CloudWatchEvent) -> dict[str, object]:
+    """Every 5 minutes: refresh every stored OAuth token due within the next window."""
+    from chalicelib.jobs import refresh_sweep as sweep
+
+    context: Any = event.context
+    return sweep.run(context.get_remaining_time_in_millis).as_dict()
 
 
 @app.route("/openapi.json", methods=["GET"])

@@ -12,6 +12,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "scheme": "basic",
         "description": "HTTP Basic with the operator secret key as username and an empty password.",
     },
+    "publishableKey": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "pizzly_pkey",
+        "description": "The publishable key (PUBLISHABLE_KEY), safe to ship to browsers.",
+    },
 }
 
 _OWN_PATHS: dict[str, Any] = {

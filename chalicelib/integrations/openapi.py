@@ -161,6 +161,98 @@ PATHS: dict[str, Any] = {
     },
 }
 
+_PAGE = {"text/html": {"schema": {"type": "string"}}}
+_PROXY_METHODS = ("get", "post", "put", "patch", "delete", "head")
+_PROXY_PARAMS = [
+    {"name": "Pizzly-Auth-Id", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "Pizzly-Setup-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+_CONNECT_PARAMS = [
+    query_param("authId", "Reconnect this authentication instead of creating one (also auth_id)"),
+    query_param("setupId", "Configuration to use; the latest one otherwise (also setup_id)"),
+    {
+        "name": "params",
+        "in": "query",
+        "style": "deepObject",
+        "explode": True,
+        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+        "description": "params[name]=value fill ${connectParams.name} in the integration's URLs",
+    },
+]
+
+
+def _page(text: str) -> dict[str, Any]:
+    return {"description": text, "content": _PAGE}
+
+
+def _proxy_operation(method: str, suffix: str) -> dict[str, Any]:
+    op = operation(
+        "Call the integration's API with the stored credentials",
+        f"proxy{suffix}{method.capitalize()}",
+        _T,
+        {
+            "400": ("missing_auth_id", ref("PizzlyError")),
+            "401": ("Missing or invalid key", ref("PizzlyError")),
+            "404": ("Unknown integration or authentication", ref("PizzlyError")),
+            "502": ("The integration's API could not be reached", ref("PizzlyError")),
+        },
+        security=[{"secretKey": []}, {"publishableKey": []}],
+        parameters=_PROXY_PARAMS,
+    )
+    op["responses"]["default"] = {"description": "The upstream status, headers and body, as they came"}
+    if method in ("post", "put", "patch", "delete"):
+        op["requestBody"] = {"required": False, "content": {"*/*": {"schema": {}}}}
+    return op
+
+
+PATHS.update(
+    {
+        "/auth/{integration}": {
+            "parameters": [_INTEGRATION],
+            "get": {
+                "summary": "Start connecting an account (the popup pizzly-js opens)",
+                "operationId": "connectStart",
+                "tags": [_T],
+                "security": [{}, {"publishableKey": []}],
+                "parameters": _CONNECT_PARAMS,
+                "responses": {
+                    "302": {"description": "Redirect to the provider's authorization page"},
+                    "200": _page("Client-credentials integrations: connected at once; the page posts the result"),
+                    "400": _page("Failure page posting AUTHORIZATION_FAILED to the opener"),
+                    "401": _page("Missing or invalid publishable key (failure page)"),
+                },
+            },
+        },
+        "/auth/callback": {
+            "get": {
+                "summary": "Where providers send the user back",
+                "operationId": "connectCallback",
+                "tags": [_T],
+                "security": [],
+                "parameters": [
+                    query_param("state", "The flow's single-use state"),
+                    query_param("code", "OAuth 2 authorization code"),
+                    query_param("error", "OAuth 2 error, e.g. access_denied"),
+                    query_param("oauth_token", "OAuth 1.0a request token"),
+                    query_param("oauth_verifier", "OAuth 1.0a verifier"),
+                ],
+                "responses": {
+                    "200": _page("Success page posting AUTHORIZATION_SUCEEDED with authId to the opener"),
+                    "400": _page("Failure page (unknown, reused or expired state; provider error)"),
+                },
+            }
+        },
+        "/proxy/{integration}": {
+            "parameters": [_INTEGRATION],
+            **{m: _proxy_operation(m, "Base") for m in _PROXY_METHODS},
+        },
+        "/proxy/{integration}/{proxy+}": {
+            "parameters": [_INTEGRATION, path_param("proxy", "The path to call on the integration's base URL")],
+            **{m: _proxy_operation(m, "Path") for m in _PROXY_METHODS},
+        },
+    }
+)
+
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _TIMESTAMP = {"type": "string", "format": "date-time"}
 

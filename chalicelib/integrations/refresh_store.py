@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -119,3 +120,27 @@ class AuthenticationStore:
             if is_conditional_failure(e):
                 raise RefreshBusy("The refresh took longer than its lease; try again.") from e
             raise
+
+
+class AuthenticationSource:
+    """The sweep's view of authentications: the sparse, sharded ``refresh_due`` index."""
+
+    name = "integrations"
+
+    def due(self, until_ms: int) -> Iterator[tuple[str, int]]:
+        from chalicelib.integrations.service import DUE_SHARDS
+
+        for shard in range(DUE_SHARDS):
+            with translated():
+                items = Authentication.refresh_due.query(
+                    f"due#{shard}", Authentication.refresh_due_at <= until_ms, page_size=500
+                )
+                for item in items:
+                    if item.expires_at is not None:
+                        yield item.id, int(item.expires_at)
+
+    def store(self) -> AuthenticationStore:
+        return AuthenticationStore()
+
+
+SWEEP_SOURCE = AuthenticationSource()

@@ -51,6 +51,7 @@ class Held:
     attempts: int = 0
     next_attempt_at: int | None = None
     record: Any = None
+    refreshed: bool = False  # True when this call got new tokens from the provider
 
 
 class Store(Protocol):
@@ -136,7 +137,9 @@ def refresh(
     secret = oauth2.payload_from_token(token, held.secret, now)
     expires_in = secret.get("expiresIn")
     expires_at = now + int(expires_in) * 1000 if isinstance(expires_in, int) else None
-    return store.save(key, lease_id, secret, expires_at, now)
+    stored = store.save(key, lease_id, secret, expires_at, now)
+    stored.refreshed = True
+    return stored
 
 
 def _done_by_another(held: Held, force: bool, seen_updated_at: int | None, now: int, buffer_ms: int) -> bool:

@@ -1,0 +1,132 @@
+"""The scheduled sweep: refresh every credential due within the next window, before it goes stale.
+
+Each kind of credential (Pizzly authentications, broker connections) keeps a sparse, sharded
+"refresh due" index; the sweep queries it for what is due up to ``now + window`` (so its cost follows
+the number due, never the table), refreshes concurrently through the one refresh function, and stops
+taking new work before the Lambda deadline, leaving the rest to the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chalicelib.errors import KeyportError
+from chalicelib.oauth import refresh as refreshing
+
+log = logging.getLogger("keyport.sweep")
+
+WINDOW_MS = 10 * 60 * 1000  # twice the schedule, so one missed run costs nothing
+WORKERS = 16
+SAFETY_MS = 25_000  # stop starting refreshes this long before the deadline
+
+
+class Source(Protocol):
+    """A kind of refreshable credential."""
+
+    name: str
+
+    def due(self, until_ms: int) -> Iterator[tuple[str, int]]:
+        """(key, expires_at) of every credential whose refresh is due by ``until_ms``."""
+
+    def store(self) -> refreshing.Store:
+        """The refresh function's store for this kind."""
+
+
+@dataclass
+class Report:
+    """What one sweep did."""
+
+    selected: int = 0
+    refreshed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    left: int = 0
+    by_source: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "selected": self.selected,
+            "refreshed": self.refreshed,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "left": self.left,
+            "by_source": self.by_source,
+        }
+
+
+def sources() -> list[Source]:
+    """Every kind of credential the sweep covers."""
+    import importlib
+
+    found: list[Source] = []
+    for module_name in ("chalicelib.integrations.refresh_store", "chalicelib.broker.refresh_store"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        source = getattr(module, "SWEEP_SOURCE", None)
+        if source is not None:
+            found.append(source)
+    return found
+
+
+def run(
+    remaining_ms: Callable[[], int],
+    *,
+    now_ms: int | None = None,
+    window_ms: int = WINDOW_MS,
+    workers: int = WORKERS,
+    only: list[Source] | None = None,
+) -> Report:
+    """Refresh what is due; ``remaining_ms`` tells how long the invocation may still run."""
+    now = now_ms if now_ms is not None else int(time.time() * 1000)
+    report = Report()
+    pending: set[Future[str]] = set()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
+        for source in only if only is not None else sources():
+            store = source.store()
+            count = 0
+            for key, expires_at in source.due(now + window_ms):
+                count += 1
+                report.selected += 1
+                if remaining_ms() < SAFETY_MS:
+                    report.left += 1
+                    continue
+                while len(pending) >= workers * 2:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    _tally(done, report)
+                # "Due" means: still expiring no later than when it was selected.
+                buffer = max(expires_at - now, 0) + 1
+                pending.add(pool.submit(_refresh_one, store, key, buffer))
+            report.by_source[source.name] = count
+        done, _ = wait(pending)
+        _tally(done, report)
+    log.info("refresh sweep: %s", report.as_dict())
+    return report
+
+
+def _refresh_one(store: refreshing.Store, key: str, buffer_ms: int) -> str:
+    try:
+        held = refreshing.refresh(store, key, force=False, buffer_ms=buffer_ms)
+    except refreshing.RefreshFailed:
+        return "failed"
+    except KeyportError as e:
+        log.warning("refresh of one credential did not run: %s", e.error_code)
+        return "failed"
+    return "refreshed" if held.refreshed else "skipped"
+
+
+def _tally(done: set[Future[str]], report: Report) -> None:
+    for future in done:
+        outcome = future.result()
+        if outcome == "refreshed":
+            report.refreshed += 1
+        elif outcome == "skipped":
+            report.skipped += 1
+        else:
+            report.failed += 1
