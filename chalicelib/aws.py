@@ -42,6 +42,8 @@ def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
 
     settings = get_settings()
     session = botocore.session.get_session()
+    if service == "lambda" and endpoint_url is None:
+        endpoint_url = settings.lambda_endpoint_url  # locally: the gateway emulates Invoke
     config = Config(
         connect_timeout=3,
         read_timeout=10,

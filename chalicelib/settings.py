@@ -46,6 +46,9 @@ class Settings:
     data_key_max_uses: int
     hash_key: bytes
     allowed_origins: tuple[str, ...]
+    lambda_endpoint_url: str | None
+    websocket_management_url: str | None
+    function_prefix: str
     github_api_url: str
     github_recheck_seconds: int
 
@@ -76,6 +79,9 @@ def get_settings() -> Settings:
         data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 300),
         data_key_max_uses=_int("DATA_KEY_MAX_USES", 1000),
         hash_key=_hash_key(),
+        lambda_endpoint_url=_optional("LAMBDA_ENDPOINT_URL"),
+        websocket_management_url=_optional("WEBSOCKET_MANAGEMENT_URL"),
+        function_prefix=os.environ.get("FUNCTION_PREFIX", "").strip() or f"keyport-{stage}-",
         allowed_origins=tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         github_api_url=(os.environ.get("GITHUB_API_URL", "").strip() or "https://api.github.com").rstrip("/"),
         github_recheck_seconds=_int("GITHUB_RECHECK_SECONDS", 3600),

@@ -205,6 +205,16 @@ def _proxy_operation(method: str, suffix: str) -> dict[str, Any]:
     return op
 
 
+def _preflight_operation(suffix: str) -> dict[str, Any]:
+    return {
+        "summary": "CORS preflight for browser calls (pizzly-js)",
+        "operationId": f"proxy{suffix}Preflight",
+        "tags": [_T],
+        "security": [],
+        "responses": {"204": {"description": "Allowed origin, methods and requested headers"}},
+    }
+
+
 PATHS.update(
     {
         "/auth/{integration}": {
@@ -245,10 +255,12 @@ PATHS.update(
         "/proxy/{integration}": {
             "parameters": [_INTEGRATION],
             **{m: _proxy_operation(m, "Base") for m in _PROXY_METHODS},
+            "options": _preflight_operation("Base"),
         },
         "/proxy/{integration}/{proxy+}": {
             "parameters": [_INTEGRATION, path_param("proxy", "The path to call on the integration's base URL")],
             **{m: _proxy_operation(m, "Path") for m in _PROXY_METHODS},
+            "options": _preflight_operation("Path"),
         },
     }
 )

@@ -198,7 +198,30 @@ def _proxy(integration: str) -> Response:
         body=request.raw_body if isinstance(request.raw_body, bytes) else request.raw_body.encode(),
     )
     answer = proxy.forward(integration, call)
-    return Response(body=answer.body, status_code=answer.status, headers=answer.headers)
+    headers = {**answer.headers, **_cors_headers()}
+    return Response(body=answer.body, status_code=answer.status, headers=headers)
+
+
+def _cors_headers() -> dict[str, str | list[str]]:
+    """Browsers call the proxy with the publishable key (pizzly-js): allow the configured origins."""
+    from chalicelib.settings import get_settings
+
+    origin = bp.current_request.headers.get("origin", "")
+    allowed = get_settings().allowed_origins
+    if not origin or (allowed and origin not in allowed):
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def _preflight() -> Response:
+    request = bp.current_request
+    headers: dict[str, str | list[str]] = {
+        **_cors_headers(),
+        "Access-Control-Allow-Methods": ", ".join(PROXY_METHODS),
+        "Access-Control-Allow-Headers": request.headers.get("access-control-request-headers", ""),
+        "Access-Control-Max-Age": "600",
+    }
+    return Response(body=b"", status_code=204, headers=headers)
 
 
 @bp.route("/proxy/{integration}", methods=PROXY_METHODS, content_types=["*/*"])
@@ -209,3 +232,13 @@ def proxy_base(integration: str) -> Response:
 @bp.route("/proxy/{integration}/{proxy+}", methods=PROXY_METHODS, content_types=["*/*"])
 def proxy_path(integration: str) -> Response:
     return _proxy(integration)
+
+
+@bp.route("/proxy/{integration}", methods=["OPTIONS"], content_types=["*/*"])
+def proxy_base_preflight(integration: str) -> Response:
+    return _preflight()
+
+
+@bp.route("/proxy/{integration}/{proxy+}", methods=["OPTIONS"], content_types=["*/*"])
+def proxy_path_preflight(integration: str) -> Response:
+    return _preflight()

@@ -52,6 +52,9 @@ def configure_environment(port: int, host: str) -> tuple[Any, LocalStack]:
             "STAGE": os.environ.get("STAGE", "local"),
             "SECRET_KEY": secret_key,
             "PUBLIC_URL": os.environ.get("PUBLIC_URL", url),
+            # The local gateway emulates Lambda Invoke and the websocket management API on its own port.
+            "LAMBDA_ENDPOINT_URL": url,
+            "WEBSOCKET_MANAGEMENT_URL": url,
         }
     )
     os.environ.pop("AWS_PROFILE", None)
