@@ -6,7 +6,7 @@ STAGE ?= dev
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test lint typecheck check package deploy bench clean
+.PHONY: install run test lint typecheck check package deploy bench clean e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +21,21 @@ install: $(VENV)/.installed
 run: install ## Start the local stack on http://127.0.0.1:$(PORT) (Ctrl-C stops it)
 	PORT=$(PORT) $(BIN)/python -m infra.local.stack
 
-test: install ## Run the whole test suite
+test: install e2e-deps ## Run the whole test suite
 	$(BIN)/pytest
+
+# The real clients the end-to-end tests drive: Debian's Chromium (installed when missing and root)
+# and the npm packages of tests/e2e/*/ (pizzly-js, socket.io-client), each pinned by its lock file.
+e2e-deps:
+	@if [ "$${KEYPORT_SKIP_BROWSER:-}" != 1 ] && [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+	@for dir in tests/e2e/*/; do \
+		if [ -f "$$dir/package-lock.json" ] && { [ ! -f "$$dir/node_modules/.package-lock.json" ] || \
+			[ "$$dir/package-lock.json" -nt "$$dir/node_modules/.package-lock.json" ]; }; then \
+			(cd "$$dir" && npm ci --no-audit --no-fund --loglevel=error); \
+		fi; \
+	done
 
 lint: install
 	$(BIN)/ruff check .

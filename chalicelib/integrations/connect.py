@@ -306,5 +306,6 @@ def page(outcome: Outcome) -> bytes:
         f"</head><body><p>{html.escape(text)}</p>"
         f'<script nonce="{nonce}">(function () {{ var message = {message}; var origins = {origins};'
         " if (window.opener) { origins.forEach(function (origin) { window.opener.postMessage(message, origin); }); }"
-        " window.close(); })();</script></body></html>\n"
+        # pizzly-js treats a popup closed before the message arrives as cancelled: close a moment later.
+        " setTimeout(function () { window.close(); }, 300); })();</script></body></html>\n"
     ).encode()

@@ -185,6 +185,16 @@ PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
 
 def _proxy(integration: str) -> Response:
+    from chalicelib.errors import KeyportError
+
+    try:
+        return _forward(integration)
+    except KeyportError as e:
+        e.headers.update(_cors_headers())  # so a browser caller can read Keyport's own errors too
+        raise
+
+
+def _forward(integration: str) -> Response:
     from chalicelib.integrations import proxy
     from chalicelib.operators import require_proxy_caller
 
@@ -202,7 +212,7 @@ def _proxy(integration: str) -> Response:
     return Response(body=answer.body, status_code=answer.status, headers=headers)
 
 
-def _cors_headers() -> dict[str, str | list[str]]:
+def _cors_headers() -> dict[str, str]:
     """Browsers call the proxy with the publishable key (pizzly-js): allow the configured origins."""
     from chalicelib.settings import get_settings
 
