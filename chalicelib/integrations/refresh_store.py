@@ -47,7 +47,11 @@ class AuthenticationStore:
                 raise
             self.peek(key)  # raises NotFound when the authentication is gone
             return None
-        return held(item)
+        try:
+            return held(item)
+        except BaseException:
+            self.release(key, lease_id)  # a record that cannot be opened must not stay leased
+            raise
 
     def peek(self, key: str) -> Held:
         item = repository.get_authentication(key, consistent=True)

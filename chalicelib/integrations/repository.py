@@ -68,8 +68,11 @@ def save_configuration(configuration: Configuration) -> None:
 
 
 def delete_configuration(configuration: Configuration) -> None:
-    """Remove a configuration."""
+    """Remove a configuration and every authentication made with it (children first)."""
     with translated():
+        with Authentication.batch_write() as batch:
+            for item in Authentication.by_setup.query(configuration.id, page_size=100):
+                batch.delete(item)
         configuration.delete()
 
 

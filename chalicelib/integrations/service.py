@@ -80,6 +80,7 @@ def put_integration(integration_id: str, body: dict[str, Any]) -> tuple[dict[str
         )
     definition = catalog.validate(body, allow_http_loopback=get_settings().allow_http_loopback)
     created = repository.put_custom_integration(integration_id, definition, now_ms())
+    created = created and catalog.builtin(integration_id) is None  # replacing a built-in is an update
     catalog.forget_custom(integration_id)
     return integration_view(integration_id, definition, "custom"), created
 
@@ -194,7 +195,7 @@ def update_configuration(integration_id: str, setup_id: str, body: dict[str, Any
     """PUT /api/{integration}/configurations/{setupId}: replaces credentials and scopes."""
     definition = catalog.get(integration_id)
     configuration = configuration_of(integration_id, setup_id)
-    credentials = _credentials(definition, body)
+    credentials = _unmasked(_credentials(definition, body), configuration)
     configuration.scopes = _scopes(body)  # type: ignore[assignment]
     configuration.credentials = seal_json(credentials, purpose=CONFIGURATION_PURPOSE, record=setup_id)
     configuration.updated_at = now_ms()
@@ -203,8 +204,16 @@ def update_configuration(integration_id: str, setup_id: str, body: dict[str, Any
 
 
 def delete_configuration(integration_id: str, setup_id: str) -> None:
-    """DELETE /api/{integration}/configurations/{setupId}."""
+    """DELETE /api/{integration}/configurations/{setupId}, and the authentications made with it."""
     repository.delete_configuration(configuration_of(integration_id, setup_id))
+
+
+def _unmasked(given: dict[str, str], configuration: Configuration) -> dict[str, str]:
+    """Credentials to store on update: a value sent back exactly as we masked it keeps the stored one."""
+    stored = open_json(configuration.credentials, purpose=CONFIGURATION_PURPOSE, record=configuration.id)
+    return {
+        name: stored[name] if name in stored and value == mask(stored[name]) else value for name, value in given.items()
+    }
 
 
 def client_credentials(configuration: Configuration) -> tuple[str, str]:
@@ -336,11 +345,11 @@ def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str
 
 
 def uuid_like(value: str) -> bool:
+    """Whether ``value`` is a UUID in its canonical form (no braces, no URN)."""
     try:
-        uuid.UUID(value)
+        return str(uuid.UUID(value)) == value.lower()
     except ValueError:
         return False
-    return True
 
 
 def get_authentication(integration_id: str, auth_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from chalicelib.settings import get_settings
 
 # Provider errors after which retrying with the same refresh token cannot succeed.
-DEFINITIVE_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client"})
+DEFINITIVE_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "unknown_configuration"})
 
 
 class TokenError(Exception):

@@ -115,25 +115,34 @@ def refresh(
         current = store.peek(key)
         if _done_by_another(current, force, seen_updated_at, now, buffer_ms):
             return current
-    if _done_by_another(held, force, seen_updated_at, now, buffer_ms):
+    # From here on the lease is ours: every way out stores, records a failure, or releases it.
+    try:
+        return _refresh_held(store, key, lease_id, held, force, seen_updated_at, now, buffer_ms)
+    except RefreshFailed:
+        raise  # the failure was recorded, and the lease released, by store.fail
+    except BaseException:
+        store.release(key, lease_id)
+        raise
+
+
+def _refresh_held(
+    store: Store, key: str, lease_id: str, held: Held, force: bool, seen: int | None, now: int, buffer_ms: int
+) -> Held:
+    if _done_by_another(held, force, seen, now, buffer_ms):
         store.release(key, lease_id)
         return held
     refresh_token = held.secret.get("refreshToken")
     if not isinstance(refresh_token, str) or not refresh_token:
-        store.release(key, lease_id)
         raise RefreshMissing("This authentication has no refresh token; reconnect it to get a new one.")
-    try:
-        from chalicelib.oauth import oauth2
+    from chalicelib.oauth import oauth2
 
+    try:
         auth, client_id, client_secret = store.provider(key, held)
         token = oauth2.refresh(auth, client_id, client_secret, refresh_token)
     except TokenError as e:
         retry_at = None if e.definitive else now + backoff_ms(held.attempts + 1)
         store.fail(key, lease_id, e.as_dict(), retry_at, now)
         raise RefreshFailed(f"The provider refused to refresh the token: {e.error} ({e.description})") from e
-    except BaseException:
-        store.release(key, lease_id)
-        raise
     secret = oauth2.payload_from_token(token, held.secret, now)
     expires_in = secret.get("expiresIn")
     expires_at = now + int(expires_in) * 1000 if isinstance(expires_in, int) else None

@@ -1,0 +1,1 @@
+"""Test helpers shared by several test files: local stand-ins for outside services."""
