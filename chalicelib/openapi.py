@@ -7,6 +7,17 @@ from functools import lru_cache
 from typing import Any
 
 SECURITY_SCHEMES: dict[str, Any] = {
+    "sessionCookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "sid",
+        "description": "Entity store: the session cookie set by POST /api/v1/auth.",
+    },
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "Entity store: an access token from POST /api/v1/auth/token.",
+    },
     "secretKey": {
         "type": "http",
         "scheme": "basic",
@@ -17,6 +28,29 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "in": "query",
         "name": "pizzly_pkey",
         "description": "The publishable key (PUBLISHABLE_KEY), safe to ship to browsers.",
+    },
+    "githubToken": {"type": "apiKey", "in": "header", "name": "X-Github-Token"},
+    "customerKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A broker customer's API key: Authorization: Bearer <api key>.",
+    },
+    "customerApiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Api-Key",
+        "description": "A broker customer's API key, as the X-Api-Key header.",
+    },
+    "proxyKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A broker instance's proxy key: Authorization: Bearer <proxy key>.",
+    },
+    "autotuneKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "A publishing (Autotune) user's API key, sent as: Authorization: API-KEY auth=KEY",
     },
 }
 

@@ -51,6 +51,19 @@ class Settings:
     function_prefix: str
     github_api_url: str
     github_recheck_seconds: int
+    # Publishing (Autotune): where builds go, the URLs they are served from, where blueprints may come from.
+    publish_bucket: str = ""
+    preview_base_url: str = ""
+    publish_base_url: str = ""
+    allow_local_repos: bool = False
+    build_timeout_seconds: int = 600
+    # Entity store (platform API): session and token lifetimes, login lockout, Engine.IO heartbeat.
+    session_ttl_seconds: int = 86400
+    token_ttl_seconds: int = 86400
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 60
+    engineio_ping_interval_ms: int = 25000
+    engineio_ping_timeout_ms: int = 60000
 
     def table_name(self, name: str) -> str:
         """The DynamoDB table name of one aggregate, with the stage prefix."""
@@ -85,7 +98,34 @@ def get_settings() -> Settings:
         allowed_origins=tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
         github_api_url=(os.environ.get("GITHUB_API_URL", "").strip() or "https://api.github.com").rstrip("/"),
         github_recheck_seconds=_int("GITHUB_RECHECK_SECONDS", 3600),
+        publish_bucket=_publish_bucket(stage),
+        preview_base_url=_publish_url("PREVIEW_BASE_URL", stage, "preview"),
+        publish_base_url=_publish_url("PUBLISH_BASE_URL", stage, "publish"),
+        allow_local_repos=_flag("ALLOW_LOCAL_REPOS", default=_flag("KEYPORT_LOCAL")),
+        build_timeout_seconds=_int("BUILD_TIMEOUT_SECONDS", 600),
+        session_ttl_seconds=_int("SESSION_TTL_SECONDS", 86400),
+        token_ttl_seconds=_int("TOKEN_TTL_SECONDS", 86400),
+        login_max_failures=_int("LOGIN_MAX_FAILURES", 5),
+        login_lockout_seconds=_int("LOGIN_LOCKOUT_SECONDS", 60),
+        engineio_ping_interval_ms=_int("ENGINEIO_PING_INTERVAL_MS", 25000),
+        engineio_ping_timeout_ms=_int("ENGINEIO_PING_TIMEOUT_MS", 60000),
     )
+
+
+def _publish_bucket(stage: str) -> str:
+    return os.environ.get("PUBLISH_BUCKET", "").strip() or f"keyport-{stage}-publish"
+
+
+def _publish_url(name: str, stage: str, prefix: str) -> str:
+    """A publishing base URL: the setting, else the bucket's own S3 URL (the local endpoint's, locally)."""
+    explicit = _optional(name)
+    if explicit:
+        return explicit.rstrip("/")
+    bucket = _publish_bucket(stage)
+    endpoint = _optional("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    bucket_url = f"{endpoint.rstrip('/')}/{bucket}" if endpoint else f"https://{bucket}.s3.{region}.amazonaws.com"
+    return f"{bucket_url}/{prefix}"
 
 
 def _hash_key() -> bytes:

@@ -1,0 +1,441 @@
+"""Keys, queries, conditions and transactions of the repo tags service's tables.
+
+Uniqueness (a GitHub account, a tag name per user, a GitHub repo per user, a tag on a repo) is settled
+by DynamoDB: each unique value is a ``Claim`` item written with ``attribute_not_exists`` in the same
+transaction as its owner, and deleted with it. Lists read the indexes, every page; nothing here scans.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import errors
+from chalicelib.dynamo import is_conditional_failure, translated
+from chalicelib.repotags.models import USER_LIST, Assoc, Claim, Repo, Tag, Token, User
+
+_ATTEMPTS = 4
+_RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+# --- what the database decided ------------------------------------------------------------------
+
+
+class UnknownUser(errors.NotFound):
+    code = "unknown_user"
+    default_message = "No user has this id."
+
+
+class UnknownTag(errors.NotFound):
+    code = "unknown_tag"
+    default_message = "No tag has this id."
+
+
+class UnknownRepo(errors.NotFound):
+    code = "unknown_repo"
+    default_message = "No repo has this id."
+
+
+class UnknownAssociation(errors.NotFound):
+    code = "unknown_association"
+    default_message = "No association has this id."
+
+
+class TagNameTaken(errors.BadRequest):
+    code = "duplicate_tag"
+    default_message = "You already have a tag with this name."
+
+
+class RepoTaken(errors.BadRequest):
+    code = "duplicate_repo"
+    default_message = "You already have a repo with this github_repo_id."
+
+
+class AssociationTaken(errors.BadRequest):
+    code = "duplicate_association"
+    default_message = "This tag is already on this repo."
+
+
+class Stale(errors.Conflict):
+    """The item changed between reading and writing it (callers read it again and retry)."""
+
+    code = "concurrent_change"
+    default_message = "The item changed while this request ran; try again."
+
+
+class Cancelled(Stale):
+    """A transaction was cancelled by the conditions named in ``failed``."""
+
+    def __init__(self, failed: frozenset[str]) -> None:
+        super().__init__()
+        self.failed = failed
+
+
+class TokenAlreadyStored(errors.Conflict):
+    """Another request stored the same GitHub token first."""
+
+    code = "token_already_stored"
+    default_message = "This token was registered by a concurrent request; try again."
+
+
+class GithubUserTaken(errors.Conflict):
+    """Another request created the user of this GitHub account first."""
+
+    code = "github_user_taken"
+    default_message = "This GitHub account was registered by a concurrent request; try again."
+
+
+# --- claim keys ---------------------------------------------------------------------------------
+
+
+def fold_name(name: str) -> str:
+    """The form of a tag name that uniqueness compares: case folded, then NFC ("Rust" and "rust" clash)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", name).casefold())
+
+
+def github_user_claim(github_user_id: str) -> str:
+    """The claim key of a GitHub account (owner: its user)."""
+    return f"github-user|{github_user_id}"
+
+
+def tag_name_claim(user_id: str, name: str) -> str:
+    """The claim key of a user's tag name (owner: the tag)."""
+    return f"tag-name|{user_id}|{fold_name(name)}"
+
+
+def repo_claim(user_id: str, github_repo_id: str) -> str:
+    """The claim key of a user's GitHub repo (owner: the repo)."""
+    return f"repo|{user_id}|{github_repo_id}"
+
+
+def assoc_claim(tag_id: str, repo_id: str) -> str:
+    """The claim key of a tag on a repo (owner: the association)."""
+    return f"assoc|{tag_id}|{repo_id}"
+
+
+# --- transactions -------------------------------------------------------------------------------
+
+
+class _Transaction:
+    """A TransactWrite whose items carry labels, so a cancelled one names the conditions that failed.
+
+    PynamoDB sends condition checks, then deletes, then puts, then updates, whatever the order they
+    were added in; DynamoDB's cancellation reasons follow that order, and so do the labels here.
+    """
+
+    _KINDS = ("check", "delete", "put", "update")
+
+    def __init__(self) -> None:
+        self._ops: list[tuple[str, str, Callable[[TransactWrite], None]]] = []
+
+    def check(self, label: str, model: type[Any], key: str, condition: Any) -> None:
+        self._ops.append(("check", label, lambda t: t.condition_check(model, key, condition=condition)))
+
+    def delete(self, label: str, item: Any, condition: Any = None) -> None:
+        self._ops.append(("delete", label, lambda t: t.delete(item, condition=condition)))
+
+    def put(self, label: str, item: Any, condition: Any = None) -> None:
+        self._ops.append(("put", label, lambda t: t.save(item, condition=condition)))
+
+    def update(self, label: str, item: Any, actions: list[Any], condition: Any = None) -> None:
+        self._ops.append(("update", label, lambda t: t.update(item, actions, condition=condition)))
+
+    def commit(self) -> None:
+        """Write every item or none; :class:`Cancelled`, naming the failed conditions, when one failed."""
+        labels = [label for kind in self._KINDS for (k, label, _) in self._ops if k == kind]
+        for attempt in range(_ATTEMPTS):
+            with translated():
+                try:
+                    with TransactWrite(connection=_connection()) as transaction:
+                        for _, _, add in self._ops:
+                            add(transaction)
+                    return
+                except TransactWriteError as e:
+                    reasons = _reasons(e)
+                    failed = frozenset(labels[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
+                    if failed:
+                        raise Cancelled(failed) from e
+                    if not _RETRYABLE_REASONS.intersection(reasons):
+                        raise
+            # Two transactions touched the same item at once: DynamoDB cancels one; run it again.
+            time.sleep(0.02 * (attempt + 1))
+        raise errors.ServiceUnavailable("Too many concurrent changes to the same items; try again.")
+
+
+def _reasons(error: TransactWriteError) -> list[str | None]:
+    if error.cause_response_code != "TransactionCanceledException":
+        return []
+    return [r.code if r is not None else None for r in (error.cancellation_reasons or [])]
+
+
+def _connection() -> Any:
+    # The tables' own connection: same region and endpoint, and aws.reset() renews it with the models.
+    return Tag._get_connection().connection
+
+
+def _get(model: type[Any], key: str, *, consistent: bool = False) -> Any:
+    with translated():
+        try:
+            return model.get(key, consistent_read=consistent)
+        except DoesNotExist:
+            return None
+
+
+def _all(results: Iterable[Any]) -> list[Any]:
+    """Every item of a query (PynamoDB follows LastEvaluatedKey page after page)."""
+    with translated():
+        return list(results)
+
+
+def _batch_get(model: type[Any], keys: list[str]) -> list[Any]:
+    if not keys:
+        return []
+    with translated():
+        return list(model.batch_get(list(dict.fromkeys(keys))))
+
+
+# --- users and tokens -----------------------------------------------------------------------------
+
+
+def get_user(user_id: str, *, consistent: bool = False) -> User | None:
+    """One user by id, or None."""
+    user: User | None = _get(User, user_id, consistent=consistent)
+    return user
+
+
+def list_users() -> list[User]:
+    """Every user, oldest first."""
+    return _all(User.all_users.query(USER_LIST))
+
+
+def get_token(token_hash: str, *, consistent: bool = False) -> Token | None:
+    """The stored token with this keyed hash, or None."""
+    token: Token | None = _get(Token, token_hash, consistent=consistent)
+    return token
+
+
+def github_owner(github_user_id: str) -> str | None:
+    """The id of the user of a GitHub account, or None when it has none yet."""
+    claim: Claim | None = _get(Claim, github_user_claim(github_user_id), consistent=True)
+    return claim.owner_id if claim is not None else None
+
+
+def create_user(user: User, token: Token) -> None:
+    """Store a new user, its GitHub account claim and its token, together."""
+    claim = Claim(github_user_claim(user.github_user_id), owner_id=user.id, created_at=user.created_at)
+    writes = _Transaction()
+    writes.put("github", claim, Claim.key.does_not_exist())
+    writes.put("user", user, User.id.does_not_exist())
+    writes.put("token", token, Token.token_hash.does_not_exist())
+    try:
+        writes.commit()
+    except Cancelled as e:
+        if "token" in e.failed:
+            raise TokenAlreadyStored() from e
+        raise GithubUserTaken() from e
+
+
+def replace_token(user: User, token: Token, now: int) -> None:
+    """Make ``token`` the user's only token, as long as the user still has the token it was read with."""
+    writes = _Transaction()
+    writes.delete("old", Token(user.token_hash))
+    writes.put("token", token, Token.token_hash.does_not_exist())
+    writes.update(
+        "user",
+        user,
+        [User.token_id.set(token.id), User.token_hash.set(token.token_hash), User.updated_at.set(now)],
+        (User.token_hash == user.token_hash),
+    )
+    try:
+        writes.commit()
+    except Cancelled as e:
+        if "token" in e.failed:
+            raise TokenAlreadyStored() from e
+        raise
+    user.token_id, user.token_hash, user.updated_at = token.id, token.token_hash, now
+
+
+def mark_checked(token: Token, now: int) -> bool:
+    """Record that GitHub confirmed the token now; False when the token was replaced meanwhile."""
+    with translated():
+        try:
+            token.update(actions=[Token.checked_at.set(now)], condition=Token.user_id == token.user_id)
+        except PynamoDBException as e:
+            if is_conditional_failure(e):
+                return False
+            raise
+    return True
+
+
+# --- tags -----------------------------------------------------------------------------------------
+
+
+def get_tag(tag_id: str) -> Tag | None:
+    """One tag by id, or None."""
+    tag: Tag | None = _get(Tag, tag_id)
+    return tag
+
+
+def list_tags(user_id: str) -> list[Tag]:
+    """Every tag of a user, oldest first."""
+    return _all(Tag.by_user.query(user_id))
+
+
+def tags_by_ids(tag_ids: list[str]) -> list[Tag]:
+    """The tags that exist among these ids (in no particular order)."""
+    return _batch_get(Tag, tag_ids)
+
+
+def create_tag(tag: Tag) -> None:
+    """Store a new tag; TagNameTaken when the user has a tag of that name."""
+    writes = _Transaction()
+    claim = Claim(tag_name_claim(tag.user_id, tag.name), owner_id=tag.id, created_at=tag.created_at)
+    writes.put("claim", claim, Claim.key.does_not_exist())
+    writes.put("tag", tag, Tag.id.does_not_exist())
+    _commit_claiming(writes, TagNameTaken(f"You already have a tag named '{tag.name}'."))
+
+
+def rename_tag(tag: Tag, name: str, now: int) -> None:
+    """Rename a tag as it was read (and ``tag`` with it); TagNameTaken, or Stale when it changed meanwhile."""
+    old_claim, new_claim = tag_name_claim(tag.user_id, tag.name), tag_name_claim(tag.user_id, name)
+    unchanged = (Tag.user_id == tag.user_id) & (Tag.name == tag.name)
+    writes = _Transaction()
+    if new_claim != old_claim:
+        writes.delete("old-claim", Claim(old_claim), Claim.owner_id == tag.id)
+        writes.put("claim", Claim(new_claim, owner_id=tag.id, created_at=now), Claim.key.does_not_exist())
+    writes.update("tag", tag, [Tag.name.set(name), Tag.updated_at.set(now)], unchanged)
+    _commit_claiming(writes, TagNameTaken(f"You already have a tag named '{name}'."))
+    tag.name, tag.updated_at = name, now
+
+
+def delete_tag(tag: Tag) -> None:
+    """Delete a tag as it was read, with its name claim; Stale when it changed (or went) meanwhile."""
+    writes = _Transaction()
+    writes.delete("tag", tag, (Tag.user_id == tag.user_id) & (Tag.name == tag.name))
+    writes.delete("claim", Claim(tag_name_claim(tag.user_id, tag.name)), Claim.owner_id == tag.id)
+    writes.commit()
+
+
+# --- repos ----------------------------------------------------------------------------------------
+
+
+def get_repo(repo_id: str) -> Repo | None:
+    """One repo by id, or None."""
+    repo: Repo | None = _get(Repo, repo_id)
+    return repo
+
+
+def list_repos(user_id: str) -> list[Repo]:
+    """Every repo of a user, oldest first."""
+    return _all(Repo.by_user.query(user_id))
+
+
+def repos_by_ids(repo_ids: list[str]) -> list[Repo]:
+    """The repos that exist among these ids (in no particular order)."""
+    return _batch_get(Repo, repo_ids)
+
+
+def create_repo(repo: Repo) -> None:
+    """Store a new repo; RepoTaken when the user has one with that GitHub repo id."""
+    writes = _Transaction()
+    claim = Claim(repo_claim(repo.user_id, repo.github_repo_id), owner_id=repo.id, created_at=repo.created_at)
+    writes.put("claim", claim, Claim.key.does_not_exist())
+    writes.put("repo", repo, Repo.id.does_not_exist())
+    _commit_claiming(writes, RepoTaken(f"You already have a repo with github_repo_id '{repo.github_repo_id}'."))
+
+
+def change_repo(repo: Repo, github_repo_id: str, now: int) -> None:
+    """Point a repo (as it was read) at another GitHub repo; RepoTaken, or Stale when it changed meanwhile."""
+    unchanged = (Repo.user_id == repo.user_id) & (Repo.github_repo_id == repo.github_repo_id)
+    writes = _Transaction()
+    writes.delete("old-claim", Claim(repo_claim(repo.user_id, repo.github_repo_id)), Claim.owner_id == repo.id)
+    claim = Claim(repo_claim(repo.user_id, github_repo_id), owner_id=repo.id, created_at=now)
+    writes.put("claim", claim, Claim.key.does_not_exist())
+    writes.update("repo", repo, [Repo.github_repo_id.set(github_repo_id), Repo.updated_at.set(now)], unchanged)
+    _commit_claiming(writes, RepoTaken(f"You already have a repo with github_repo_id '{github_repo_id}'."))
+    repo.github_repo_id, repo.updated_at = github_repo_id, now
+
+
+def delete_repo(repo: Repo) -> None:
+    """Delete a repo as it was read, with its claim; Stale when it changed (or went) meanwhile."""
+    writes = _Transaction()
+    writes.delete("repo", repo, (Repo.user_id == repo.user_id) & (Repo.github_repo_id == repo.github_repo_id))
+    writes.delete("claim", Claim(repo_claim(repo.user_id, repo.github_repo_id)), Claim.owner_id == repo.id)
+    writes.commit()
+
+
+# --- associations ---------------------------------------------------------------------------------
+
+
+def get_assoc(assoc_id: str) -> Assoc | None:
+    """One association by id, or None."""
+    assoc: Assoc | None = _get(Assoc, assoc_id)
+    return assoc
+
+
+def assocs_of_tag(tag_id: str) -> list[Assoc]:
+    """Every association of a tag, oldest first."""
+    return _all(Assoc.by_tag.query(tag_id))
+
+
+def assocs_of_repo(repo_id: str) -> list[Assoc]:
+    """Every association of a repo, oldest first."""
+    return _all(Assoc.by_repo.query(repo_id))
+
+
+def create_assoc(assoc: Assoc) -> None:
+    """Store an association while its tag and repo exist and belong to its user."""
+    writes = _Transaction()
+    writes.check("tag", Tag, assoc.tag_id, Tag.user_id == assoc.user_id)
+    writes.check("repo", Repo, assoc.repo_id, Repo.user_id == assoc.user_id)
+    claim = Claim(assoc_claim(assoc.tag_id, assoc.repo_id), owner_id=assoc.id, created_at=assoc.created_at)
+    writes.put("claim", claim, Claim.key.does_not_exist())
+    writes.put("assoc", assoc, Assoc.id.does_not_exist())
+    try:
+        writes.commit()
+    except Cancelled as e:
+        if "tag" in e.failed:
+            raise UnknownTag(f"No tag has the id '{assoc.tag_id}'.") from e
+        if "repo" in e.failed:
+            raise UnknownRepo(f"No repo has the id '{assoc.repo_id}'.") from e
+        raise AssociationTaken() from e
+
+
+def delete_assoc(assoc: Assoc) -> None:
+    """Delete one association and its claim; UnknownAssociation when it went meanwhile."""
+    writes = _Transaction()
+    writes.delete("assoc", assoc, Assoc.user_id == assoc.user_id)
+    # Unconditional: the claim is this association's while the association exists, as checked above.
+    writes.delete("claim", Claim(assoc_claim(assoc.tag_id, assoc.repo_id)))
+    try:
+        writes.commit()
+    except Cancelled as e:
+        raise UnknownAssociation(f"No association has the id '{assoc.id}'.") from e
+
+
+def delete_assocs(assocs: list[Assoc]) -> None:
+    """Delete associations and their claims (a deleted tag's or repo's), in batches."""
+    if not assocs:
+        return
+    with translated():
+        with Assoc.batch_write() as batch:
+            for assoc in assocs:
+                batch.delete(assoc)
+        with Claim.batch_write() as claims:
+            for assoc in assocs:
+                claims.delete(Claim(assoc_claim(assoc.tag_id, assoc.repo_id)))
+
+
+def _commit_claiming(writes: _Transaction, taken: errors.KeyportError) -> None:
+    """Commit a write that claims a unique value: ``taken`` when only the claim failed, else Stale."""
+    try:
+        writes.commit()
+    except Cancelled as e:
+        if e.failed == {"claim"}:
+            raise taken from e
+        raise
