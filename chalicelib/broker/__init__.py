@@ -1,0 +1,1 @@
+"""The credential broker: customers, instances, connections, grants and the runtime credential fetch."""

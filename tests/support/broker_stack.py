@@ -1,0 +1,73 @@
+"""One moto AWS per broker test module, emptied between tests (as tests/support/moto_stack.py does).
+
+The root ``aws_env`` fixture creates every table of every service for each test; the broker's tests
+need the broker's five tables, the two integrations tables the catalog and the refresh read, and the
+KMS key. A broker test module opts in with::
+
+    @pytest.fixture(scope="module")
+    def broker_module() -> Iterator[None]:
+        with broker_aws():
+            yield
+
+    @pytest.fixture
+    def aws_env(broker_module: None) -> None:
+        empty_broker_tables()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+def broker_models() -> list[Any]:
+    """The tables the broker reads and writes (custom integrations and configurations for refreshing)."""
+    from chalicelib.broker.models import AuditEntry, Connection, Customer, Grant, Instance
+    from chalicelib.integrations.models import Configuration, CustomIntegration
+
+    return [Customer, Instance, Connection, Grant, AuditEntry, CustomIntegration, Configuration]
+
+
+@contextmanager
+def broker_aws() -> Iterator[None]:
+    """moto with the broker's tables and Keyport's KMS key, for as long as the block runs."""
+    from moto import mock_aws
+
+    from chalicelib import aws, catalog, crypto
+    from chalicelib.settings import clear_settings, get_settings
+    from infra.local.bootstrap import create_key
+
+    clear_settings()
+    get_settings()  # read outside any request (the test client patches in the dev stage's variables)
+    catalog.forget_custom()
+    with mock_aws():
+        aws.reset()
+        crypto.keyring.clear()
+        for model in broker_models():
+            model.create_table(billing_mode="PAY_PER_REQUEST")
+        create_key()
+        try:
+            yield
+        finally:
+            aws.reset()
+            crypto.keyring.clear()
+            catalog.forget_custom()
+
+
+def empty_broker_tables() -> None:
+    """Delete every item of the broker's tables and forget what the process cached about them."""
+    from chalicelib import aws, catalog, crypto
+
+    dynamodb = aws.client("dynamodb")
+    for model in broker_models():
+        keys = [model._hash_keyname] + ([model._range_keyname] if model._range_keyname else [])
+        names = {f"#k{i}": name for i, name in enumerate(keys)}
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=model.Meta.table_name, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                dynamodb.delete_item(TableName=model.Meta.table_name, Key=item)
+    catalog.forget_custom()
+    crypto.keyring.clear()
