@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, WebsocketEvent
 
 from chalicelib import errors
 from chalicelib.http import json_response, raw_body
@@ -27,7 +27,7 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 # One blueprint per service. A routes module imports only Chalice and small helpers at module level;
 # its service, repository and models are imported inside the views, so a cold start loads one service.
-SERVICES = ("integrations", "repotags", "broker")
+SERVICES = ("integrations", "repotags", "broker", "entities")
 
 for _service in SERVICES:
     app.register_blueprint(importlib.import_module(f"chalicelib.{_service}.routes").bp)
@@ -63,6 +63,59 @@ def refresh_sweep(event: CloudWatchEvent) -> dict[str, object]:
 
     context: Any = event.context
     return sweep.run(context.get_remaining_time_in_millis).as_dict()
+
+
+# --- entity store websocket (socket.io, Engine.IO 3): thin handlers; Blueprints cannot carry them --------
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    """$connect: check the session or token and store the connection."""
+    from chalicelib.entities import realtime
+
+    return realtime.connect(event.to_dict())
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> None:
+    """$default: Engine.IO pings and Socket.IO namespace packets."""
+    from chalicelib.entities import realtime
+
+    realtime.message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    """$disconnect: forget the connection."""
+    from chalicelib.entities import realtime
+
+    realtime.disconnect(event.to_dict())
+
+
+@app.lambda_function(name="ws_open")
+def ws_open(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Send the Engine.IO open packet and 40 to a new connection (invoked asynchronously by $connect)."""
+    from chalicelib.entities import realtime
+
+    return realtime.open_connection(event)
+
+
+@app.lambda_function(name="ws_push")
+def ws_push(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """Send one entity event to the connections of everyone who may read the entity."""
+    from chalicelib.entities import realtime
+
+    return realtime.push(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="ws_sweep")
+def ws_sweep(event: CloudWatchEvent) -> dict[str, int]:
+    """Every minute: close websockets silent for longer than pingInterval + pingTimeout."""
+    from chalicelib.entities import realtime
+
+    context: Any = event.context
+    return realtime.sweep(context.get_remaining_time_in_millis)
 
 
 @app.route("/openapi.json", methods=["GET"])
