@@ -27,7 +27,7 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 # One blueprint per service. A routes module imports only Chalice and small helpers at module level;
 # its service, repository and models are imported inside the views, so a cold start loads one service.
-SERVICES = ("integrations", "repotags", "broker", "entities")
+SERVICES = ("integrations", "repotags", "broker", "publishing", "entities")
 
 for _service in SERVICES:
     app.register_blueprint(importlib.import_module(f"chalicelib.{_service}.routes").bp)
@@ -63,6 +63,22 @@ def refresh_sweep(event: CloudWatchEvent) -> dict[str, object]:
 
     context: Any = event.context
     return sweep.run(context.get_remaining_time_in_millis).as_dict()
+
+
+@app.lambda_function(name="build_worker")
+def build_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Publishing: run one queued project build or blueprint repository update (invoked asynchronously)."""
+    from chalicelib.publishing import builds
+
+    return builds.handle(event)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="build_sweep")
+def build_sweep(event: CloudWatchEvent) -> dict[str, int]:
+    """Every 5 minutes: end broken every publishing job whose worker died (past its deadline)."""
+    from chalicelib.publishing import builds
+
+    return builds.sweep()
 
 
 # --- entity store websocket (socket.io, Engine.IO 3): thin handlers; Blueprints cannot carry them --------

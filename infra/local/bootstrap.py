@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib import aws
@@ -44,6 +45,27 @@ def _pages(client: Any, operation: str, key: str) -> list[dict[str, Any]]:
     return items
 
 
+def create_buckets() -> list[str]:
+    """Create the S3 buckets the settings name (publishing's builds) unless they exist; their names."""
+    s3 = aws.client("s3")
+    settings = get_settings()
+    names = [settings.publish_bucket]
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for name in names:
+        if name not in existing:
+            location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
+            s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": location} if location else {}))
+        # Locally the emulator serves the builds: anyone may read them, as a CDN would in AWS.
+        public_read = {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{name}/*",
+        }
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [public_read]}))
+    return names
+
+
 def bootstrap() -> dict[str, Any]:
     """Everything, idempotently."""
-    return {"tables": create_tables(), "key": create_key()}
+    return {"tables": create_tables(), "key": create_key(), "buckets": create_buckets()}

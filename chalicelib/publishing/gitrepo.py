@@ -1,0 +1,170 @@
+"""Blueprint repositories, read with dulwich (pure Python: Lambda has no git binary).
+
+A repository is fetched into memory (``MemoryRepo``: nothing written to /tmp), and the files of one
+commit are read from its tree: no work tree, no checkout, no hooks, nothing executed. Remote
+repositories are reached over https (an SSH address such as ``git@github.com:org/repo.git`` is read
+as its https equivalent); local paths and ``file://`` URLs only where ``ALLOW_LOCAL_REPOS`` is on.
+dulwich is imported here only, inside functions, so it never weighs on a cold start of the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from chalicelib.publishing.builds import BuildFailed
+from chalicelib.settings import get_settings
+
+CONFIG_FILE = "autotune-config.json"
+TYPES = ("graphic", "app")
+MAX_FILES = 2_000
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_TOTAL_BYTES = 50 * 1024 * 1024
+MAX_CONFIG_BYTES = 100_000
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+\.[a-z]{2,}):(?P<path>(?!/)[^\s]+)$", re.IGNORECASE)
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class InvalidRepoUrl(ValueError):
+    """A repository address Keyport will not fetch (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The files of one commit: path (``/``-separated, relative to the root) to content."""
+
+    commit: str
+    files: dict[str, bytes]
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith("file://") or os.path.isabs(url)
+
+
+def validate_url(url: str, *, allow_local: bool) -> str:
+    """The address as it will be stored; :class:`InvalidRepoUrl` when it cannot be fetched from here."""
+    if _is_local(url):
+        if not allow_local:
+            raise InvalidRepoUrl(
+                "Repo url must be an https:// git URL (local paths are allowed only with ALLOW_LOCAL_REPOS)"
+            )
+        return url
+    fetched = fetch_url(url)
+    parts = urlsplit(fetched)
+    if parts.scheme == "http" and allow_local:
+        return url
+    if parts.scheme != "https" or not parts.hostname:
+        raise InvalidRepoUrl("Repo url must be an https:// git URL (or git@host:org/repo.git)")
+    return url
+
+
+def fetch_url(url: str) -> str:
+    """The URL actually fetched: SSH's ``git@host:path`` and ``ssh://git@host/path`` read over https."""
+    scp = _SCP_LIKE.match(url)
+    if scp and "://" not in url:
+        return f"https://{scp.group('host')}/{scp.group('path')}"
+    parts = urlsplit(url)
+    if parts.scheme in ("ssh", "git+ssh") and parts.hostname:
+        return f"https://{parts.hostname}{parts.path}"
+    return url
+
+
+def display_url(url: str) -> str:
+    """The URL without any credentials it carries, for logs and build output."""
+    parts = urlsplit(url)
+    if parts.password or parts.username:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return url
+
+
+def read(url: str, commit: str | None) -> Snapshot:
+    """The files of ``commit`` (or of the default branch's head) in the repository at ``url``."""
+    from dulwich.repo import MemoryRepo
+
+    settings = get_settings()
+    try:
+        validate_url(url, allow_local=settings.allow_local_repos)
+    except InvalidRepoUrl as e:
+        raise BuildFailed(str(e)) from e
+    repo = MemoryRepo()
+    try:
+        client, path = _client(fetch_url(url))
+        result = client.fetch(path, repo)
+    except Exception as e:  # dulwich raises many kinds: unreachable host, no such repo, bad auth
+        raise BuildFailed(f"Could not fetch the repository {display_url(url)}: {_reason(e)}") from e
+    if commit is None:
+        head = result.refs.get(b"HEAD")
+        if head is None:
+            raise BuildFailed("The repository has no HEAD: push a default branch first.")
+        commit = head.decode()
+    if not _COMMIT.match(commit):
+        raise BuildFailed(f"'{commit[:80]}' is not a commit id.")
+    try:
+        target = repo[commit.encode()]
+    except KeyError as e:
+        raise BuildFailed(f"Commit {commit} is no longer in the repository; upgrade the project.") from e
+    return Snapshot(commit, _files(repo, target))
+
+
+def _client(url: str) -> tuple[Any, str]:
+    from dulwich.client import default_urllib3_manager, get_transport_and_path
+
+    if _is_local(url):
+        return get_transport_and_path(url)
+    manager = default_urllib3_manager(None, timeout=get_settings().outbound_timeout_seconds)
+    return get_transport_and_path(url, pool_manager=manager)  # type: ignore[arg-type]
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:300]
+
+
+def _files(repo: Any, commit: Any) -> dict[str, bytes]:
+    from dulwich.objects import Commit
+
+    if not isinstance(commit, Commit):
+        raise BuildFailed("The version does not name a commit.")
+    files: dict[str, bytes] = {}
+    total = 0
+    for entry in repo.object_store.iter_tree_contents(commit.tree):
+        if not stat.S_ISREG(entry.mode):
+            continue  # symlinks and submodules are not part of a blueprint's output
+        path = entry.path.decode("utf-8", "replace")
+        blob = repo[entry.sha].data
+        if len(blob) > MAX_FILE_BYTES:
+            raise BuildFailed(f"{path} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.")
+        total += len(blob)
+        if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
+            raise BuildFailed(f"The blueprint is too large (at most {MAX_FILES} files, 50 MB).")
+        files[path] = blob
+    return files
+
+
+def config_of(snapshot: Snapshot) -> dict[str, Any]:
+    """The blueprint's ``autotune-config.json``, checked: an object with ``type`` graphic or app."""
+    raw = snapshot.files.get(CONFIG_FILE)
+    if raw is None:
+        raise BuildFailed(f"The repository has no {CONFIG_FILE} at its root.")
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise BuildFailed(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes.")
+    try:
+        config = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BuildFailed(f"{CONFIG_FILE} is not valid JSON: {e}") from e
+    if not isinstance(config, dict):
+        raise BuildFailed(f"{CONFIG_FILE} must hold a JSON object.")
+    if config.get("type") not in TYPES:
+        raise BuildFailed(f'{CONFIG_FILE} must set "type" to "graphic" or "app".')
+    source = config.get("source", "")
+    if not isinstance(source, str) or ".." in source.split("/") or source.startswith("/"):
+        raise BuildFailed(f'{CONFIG_FILE}: "source" must be a folder of the repository, such as "site".')
+    return config

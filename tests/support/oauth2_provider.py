@@ -1,0 +1,579 @@
+"""A real OAuth 2 authorization server and API for tests, on authlib's server side, in a thread.
+
+Keyport's connect flow, proxy and refresh talk to it over HTTP exactly as they talk to a provider:
+nothing in Keyport is patched. Storage is in memory; every instance is independent.
+
+Public API (stable; other tests rely on it)::
+
+    provider = OAuth2Provider()
+    base = provider.start()                     # "http://127.0.0.1:<port>", serving in a thread
+    provider.add_client("id", "secret", ["https://localhost/auth/callback"],
+                        token_endpoint_auth_method="client_secret_post",  # or "client_secret_basic"
+                        require_pkce=True,      # authorization requests without S256 PKCE are refused
+                        scope="read write")     # what the client may be granted (default when none asked)
+    provider.definition("name", **auth)         # a Keyport integration JSON for this server; keyword
+                                                # arguments are merged into "auth", request=... into "request"
+    provider.stop()                             # (or: with OAuth2Provider() as provider: ...)
+
+Recorded for assertions: ``authorization_requests`` (the query of each /authorize, a dict),
+``token_requests`` (:class:`TokenRequest`: grant_type, form, headers, query, body_format, status, response),
+``grants(grant_type)`` (the token requests of one grant type), ``api_requests`` (:class:`ApiRequest`:
+method, path, query pairs, headers, body, authorized).
+
+Endpoints:
+
+- ``GET /authorize``: the authorization endpoint. It approves at once (no login page) and redirects to
+  the ``redirect_uri`` with ``code`` and ``state``; after :meth:`OAuth2Provider.deny_next_authorization`
+  it redirects with ``error=access_denied`` once. PKCE (``S256`` only) is enforced by authlib's
+  ``CodeChallenge`` extension: the code verifier is checked at the token endpoint.
+- ``POST /token``: ``authorization_code``, ``refresh_token`` and ``client_credentials`` grants; client
+  authentication by ``client_secret_post`` or ``client_secret_basic`` (as the client was registered);
+  form or JSON bodies. Each request is appended to ``token_requests`` (a :class:`TokenRequest`).
+- ``ANY /api/<path>``: resources. A valid bearer access token is required (401 otherwise). Each call is
+  appended to ``api_requests`` (an :class:`ApiRequest`). ``/api/binary`` answers :data:`BINARY_BODY`
+  as ``application/octet-stream``; ``/api/status/<n>`` answers status ``n``; every other path echoes
+  the request as JSON ``{method, path, query: {name: [values]}, query_string, headers (lower-case
+  names), body_base64}`` with the response headers ``X-Echo: yes`` and ``X-Multi: one`` + ``X-Multi: two``.
+
+Controls: ``access_token_lifetime`` (seconds, settable; 0 omits ``expires_in``), ``rotate_refresh_tokens``
+(a refresh issues a new refresh token and revokes the old one; default True), ``token_delay`` (seconds
+the token endpoint sleeps before answering), :meth:`~OAuth2Provider.expire_access_tokens`,
+:meth:`~OAuth2Provider.revoke_refresh_tokens` (the next refresh answers ``invalid_grant``),
+:meth:`~OAuth2Provider.fail_next_token_requests` (answer HTTP errors instead of tokens).
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
+from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
+from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import Flask, Response, request
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+# The server runs on plain http://127.0.0.1; authlib refuses non-TLS requests unless told otherwise.
+os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+#: What ``/api/binary`` answers: every byte value, not valid UTF-8.
+BINARY_BODY = bytes(range(256))[::-1] + b"\x00\xff\xfe\x80keyport"
+
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+_USER_ID = "user-1"
+
+
+@dataclass
+class TokenRequest:
+    """One call of the token endpoint, as received, and what it answered."""
+
+    grant_type: str | None
+    form: dict[str, str]  # the body parameters (form or JSON), one value each
+    headers: dict[str, str]  # lower-case names
+    query: dict[str, str]
+    body_format: str  # "form" or "json"
+    status: int = 0
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ApiRequest:
+    """One call of a resource endpoint."""
+
+    method: str
+    path: str
+    query: list[tuple[str, str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    authorized: bool = False
+
+
+@dataclass
+class _Client(ClientMixin):
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+    token_endpoint_auth_method: str
+    require_pkce: bool
+    scope: str
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials")
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.redirect_uris[0] if self.redirect_uris else None
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        allowed = scope_to_list(self.scope) or []
+        if not scope:
+            return list_to_scope(allowed)
+        asked = scope_to_list(scope) or []
+        if any(s not in allowed for s in asked):
+            return None
+        return list_to_scope(asked)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint == "token":
+            return method == self.token_endpoint_auth_method
+        return True
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+@dataclass
+class _AuthorizationCode:
+    code: str
+    client_id: str
+    redirect_uri: str | None
+    scope: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: float
+
+    def get_redirect_uri(self) -> str | None:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+@dataclass
+class _AccessToken:
+    access_token: str
+    client_id: str
+    scope: str
+    expires_at: float | None
+    revoked: bool = False
+
+    def check_client(self, client: _Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return 0 if self.expires_at is None else max(int(self.expires_at - time.time()), 0)
+
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= time.time()
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+@dataclass
+class _RefreshToken:
+    refresh_token: str
+    client_id: str
+    scope: str
+    revoked: bool = False
+
+    def check_client(self, client: _Client) -> bool:
+        return client.client_id == self.client_id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+class _JsonAwareRequest(FlaskOAuth2Request):
+    """Token requests in JSON (Keyport's ``bodyFormat: json``) read like form ones."""
+
+    def __init__(self, flask_request: Any) -> None:
+        super().__init__(flask_request)
+        self._json_form: MultiDict[str, str] | None = None
+        if flask_request.is_json:
+            data = flask_request.get_json(silent=True) or {}
+            self._json_form = MultiDict({str(k): str(v) for k, v in data.items()})
+            self.payload = _CombinedPayload(flask_request, self._json_form)
+
+    @property
+    def form(self) -> Any:
+        return self._json_form if self._json_form is not None else self._request.form
+
+
+class _CombinedPayload(FlaskOAuth2Payload):
+    def __init__(self, flask_request: Any, json_form: MultiDict[str, str]) -> None:
+        super().__init__(flask_request)
+        self._combined = CombinedMultiDict([flask_request.args, json_form])
+
+    @property
+    def data(self) -> Any:
+        return self._combined
+
+
+class _Server(AuthorizationServer):
+    provider: OAuth2Provider
+
+    def create_oauth2_request(self, request: Any) -> FlaskOAuth2Request:
+        from flask import request as flask_request
+
+        return _JsonAwareRequest(flask_request)
+
+
+class _PKCE(CodeChallenge):
+    """S256 only; a client registered with ``require_pkce`` must send a challenge."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if grant.request.client.require_pkce and not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: 'code_challenge' is missing.")
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Only the S256 code challenge method is supported.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    server: _Server
+
+    def save_authorization_code(self, code: str, oauth_request: Any) -> None:
+        data = oauth_request.payload.data
+        item = _AuthorizationCode(
+            code=code,
+            client_id=oauth_request.client.client_id,
+            redirect_uri=oauth_request.payload.redirect_uri,
+            scope=oauth_request.scope or "",
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            expires_at=time.time() + 300,
+        )
+        self.server.provider._save_code(item)
+
+    def query_authorization_code(self, code: str, client: _Client) -> _AuthorizationCode | None:
+        return self.server.provider._find_code(code, client)
+
+    def delete_authorization_code(self, authorization_code: _AuthorizationCode) -> None:
+        self.server.provider._delete_code(authorization_code)
+
+    def authenticate_user(self, authorization_code: _AuthorizationCode) -> str:
+        return _USER_ID
+
+
+class _RefreshTokenGrant(grants.RefreshTokenGrant):
+    server: _Server
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def authenticate_refresh_token(self, refresh_token: str) -> _RefreshToken | None:
+        return self.server.provider._find_refresh(refresh_token)
+
+    def authenticate_user(self, refresh_token: _RefreshToken) -> str:
+        return _USER_ID
+
+    def issue_token(self, user: Any, refresh_token: _RefreshToken) -> dict[str, Any]:
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        token: dict[str, Any] = self.generate_token(
+            user=user, scope=scope, include_refresh_token=self.server.provider.rotate_refresh_tokens
+        )
+        return token
+
+    def revoke_old_credential(self, refresh_token: _RefreshToken) -> None:
+        if self.server.provider.rotate_refresh_tokens:
+            refresh_token.revoked = True
+
+
+class _ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class _BearerValidator(BearerTokenValidator):
+    def __init__(self, provider: OAuth2Provider) -> None:
+        super().__init__()
+        self.provider = provider
+
+    def authenticate_token(self, token_string: str) -> _AccessToken | None:
+        return self.provider._find_access(token_string)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class OAuth2Provider:
+    """An OAuth 2 authorization server and bearer-protected API on 127.0.0.1 (see the module docstring)."""
+
+    def __init__(self, *, access_token_lifetime: int = 3600, rotate_refresh_tokens: bool = True) -> None:
+        self.access_token_lifetime = access_token_lifetime
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.token_delay = 0.0
+        self.token_requests: list[TokenRequest] = []
+        self.api_requests: list[ApiRequest] = []
+        self.authorization_requests: list[dict[str, str]] = []
+        self.base_url = ""
+        self._lock = threading.RLock()
+        self._clients: dict[str, _Client] = {}
+        self._codes: dict[str, _AuthorizationCode] = {}
+        self._access: dict[str, _AccessToken] = {}
+        self._refresh: dict[str, _RefreshToken] = {}
+        self._deny_next = False
+        self._failures: list[tuple[int, dict[str, Any] | None]] = []
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.app = self._make_app()
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Serve on an ephemeral port of 127.0.0.1 in a daemon thread; the base URL."""
+        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
+        server = self._server
+        self._thread = threading.Thread(
+            target=lambda: server.serve_forever(poll_interval=0.05), name="oauth2-provider", daemon=True
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> OAuth2Provider:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- set-up and controls -----------------------------------------------------------------------
+
+    def add_client(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str],
+        *,
+        token_endpoint_auth_method: str = "client_secret_post",
+        require_pkce: bool = True,
+        scope: str = "read write",
+    ) -> None:
+        """Register a confidential client."""
+        if token_endpoint_auth_method not in ("client_secret_post", "client_secret_basic"):
+            raise ValueError("token_endpoint_auth_method must be client_secret_post or client_secret_basic")
+        with self._lock:
+            self._clients[client_id] = _Client(
+                client_id, client_secret, list(redirect_uris), token_endpoint_auth_method, require_pkce, scope
+            )
+
+    def deny_next_authorization(self) -> None:
+        """The next /authorize redirects back with ``error=access_denied``."""
+        with self._lock:
+            self._deny_next = True
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far is expired from now on (the API answers 401)."""
+        with self._lock:
+            for token in self._access.values():
+                token.expires_at = time.time() - 1
+
+    def revoke_refresh_tokens(self) -> None:
+        """Every refresh token issued so far is revoked: refreshing with one answers ``invalid_grant``."""
+        with self._lock:
+            for token in self._refresh.values():
+                token.revoked = True
+
+    def fail_next_token_requests(
+        self, count: int = 1, *, status: int = 500, body: dict[str, Any] | None = None
+    ) -> None:
+        """The next ``count`` token requests answer ``status`` (with ``body`` as JSON, or a text body)."""
+        with self._lock:
+            self._failures.extend([(status, body)] * count)
+
+    def grants(self, grant_type: str) -> list[TokenRequest]:
+        """The recorded token requests of one grant type."""
+        with self._lock:
+            return [r for r in self.token_requests if r.grant_type == grant_type]
+
+    def definition(
+        self, integration_name: str, *, request: dict[str, Any] | None = None, **auth: Any
+    ) -> dict[str, Any]:
+        """A Keyport integration (Pizzly's JSON format) using this server; ``auth`` keys override."""
+        return {
+            "name": integration_name,
+            "auth": {
+                "authType": "OAUTH2",
+                "authorizationURL": f"{self.base_url}/authorize",
+                "tokenURL": f"{self.base_url}/token",
+                **auth,
+            },
+            "request": {
+                "baseURL": f"{self.base_url}/api/",
+                "headers": {"Authorization": "Bearer ${auth.accessToken}"},
+                **(request or {}),
+            },
+        }
+
+    # --- storage (called by the grants) ------------------------------------------------------------
+
+    def _query_client(self, client_id: str) -> _Client | None:
+        with self._lock:
+            return self._clients.get(client_id)
+
+    def _save_token(self, token: dict[str, Any], oauth_request: Any) -> None:
+        client_id = oauth_request.client.client_id
+        scope = token.get("scope", "")
+        with self._lock:
+            expires_in = token.get("expires_in")
+            expires_at = time.time() + expires_in if expires_in else None
+            self._access[token["access_token"]] = _AccessToken(token["access_token"], client_id, scope, expires_at)
+            if token.get("refresh_token"):
+                self._refresh[token["refresh_token"]] = _RefreshToken(token["refresh_token"], client_id, scope)
+
+    def _save_code(self, item: _AuthorizationCode) -> None:
+        with self._lock:
+            self._codes[item.code] = item
+
+    def _find_code(self, code: str, client: _Client) -> _AuthorizationCode | None:
+        with self._lock:
+            item = self._codes.get(code)
+        if item is None or item.client_id != client.client_id or item.expires_at < time.time():
+            return None
+        return item
+
+    def _delete_code(self, item: _AuthorizationCode) -> None:
+        with self._lock:
+            self._codes.pop(item.code, None)
+
+    def _find_refresh(self, refresh_token: str) -> _RefreshToken | None:
+        with self._lock:
+            item = self._refresh.get(refresh_token)
+        return item if item is not None and not item.revoked else None
+
+    def _find_access(self, access_token: str) -> _AccessToken | None:
+        with self._lock:
+            return self._access.get(access_token)
+
+    # --- the Flask application ---------------------------------------------------------------------
+
+    def _make_app(self) -> Flask:
+        app = Flask(f"oauth2-provider-{id(self)}")
+        server = _Server()
+        server.provider = self
+        server.init_app(app, query_client=self._query_client, save_token=self._save_token)
+        server.register_token_generator(
+            "default",
+            BearerTokenGenerator(
+                access_token_generator=lambda **_: "at-" + secrets.token_urlsafe(24),
+                refresh_token_generator=lambda **_: "rt-" + secrets.token_urlsafe(24),
+                expires_generator=lambda client, grant_type: self.access_token_lifetime,
+            ),
+        )
+        server.register_grant(_AuthorizationCodeGrant, [_PKCE(required=True)])
+        server.register_grant(_RefreshTokenGrant)
+        server.register_grant(_ClientCredentialsGrant)
+        protector = ResourceProtector()
+        protector.register_token_validator(_BearerValidator(self))
+
+        @app.get("/authorize")
+        def authorize() -> Any:
+            with self._lock:
+                self.authorization_requests.append(request.args.to_dict())
+                deny, self._deny_next = self._deny_next, False
+            try:
+                grant = server.get_consent_grant(end_user=_USER_ID)
+            except OAuth2Error as error:
+                return server.handle_error_response(None, error)
+            return server.create_authorization_response(grant_user=None if deny else _USER_ID, grant=grant)
+
+        @app.post("/token")
+        def token() -> Any:
+            return self._token(server)
+
+        @app.route("/api/", defaults={"path": ""}, methods=_METHODS)
+        @app.route("/api/<path:path>", methods=_METHODS)
+        def api(path: str) -> Any:
+            return self._api(protector, path)
+
+        return app
+
+    def _token(self, server: _Server) -> Response:
+        body_format = "json" if request.is_json else "form"
+        raw_form = (request.get_json(silent=True) or {}) if request.is_json else request.form.to_dict()
+        record = TokenRequest(
+            grant_type=str(raw_form.get("grant_type")) if raw_form.get("grant_type") else None,
+            form={str(k): str(v) for k, v in raw_form.items()},
+            headers={k.lower(): v for k, v in request.headers.items()},
+            query=request.args.to_dict(),
+            body_format=body_format,
+        )
+        with self._lock:
+            self.token_requests.append(record)
+            failure = self._failures.pop(0) if self._failures else None
+        if self.token_delay:
+            time.sleep(self.token_delay)
+        if failure is not None:
+            status, body = failure
+            record.status, record.response = status, body or {}
+            if body is None:
+                return Response("upstream trouble", status=status, content_type="text/plain")
+            return Response(json.dumps(body), status=status, content_type="application/json")
+        response: Response = server.create_token_response()
+        record.status = response.status_code
+        record.response = json.loads(response.get_data() or b"{}")
+        return response
+
+    def _api(self, protector: ResourceProtector, path: str) -> Response:
+        body = request.get_data(cache=True)
+        record = ApiRequest(
+            method=request.method,
+            path="/api/" + path,
+            query=list(request.args.items(multi=True)),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=body,
+        )
+        with self._lock:
+            self.api_requests.append(record)
+        try:
+            protector.acquire_token()
+        except OAuth2Error as error:
+            return Response(json.dumps(dict(error.get_body())), status=error.status_code, headers=error.get_headers())
+        record.authorized = True
+        if path == "binary":
+            return Response(BINARY_BODY, status=200, content_type="application/octet-stream")
+        if path.startswith("status/"):
+            status = int(path.split("/", 1)[1])
+            payload = b"" if status in (204, 304) else json.dumps({"status": status}).encode()
+            return Response(payload, status=status, content_type="application/json", headers={"X-Echo": "yes"})
+        echo = {
+            "method": request.method,
+            "path": record.path,
+            "query": {name: request.args.getlist(name) for name in request.args},
+            "query_string": request.query_string.decode(),
+            "headers": record.headers,
+            "body_base64": base64.b64encode(body).decode(),
+        }
+        response = Response(json.dumps(echo), status=200, content_type="application/json")
+        response.headers["X-Echo"] = "yes"
+        response.headers.add("X-Multi", "one")
+        response.headers.add("X-Multi", "two")
+        return response
