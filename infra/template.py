@@ -38,6 +38,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 KEY = "KeyportKey"
 KEY_ALIAS = "KeyportKeyAlias"
 ACCESS_POLICY = "KeyportAccessPolicy"
+PUBLISH_BUCKET = "PublishBucket"
 
 # Functions whose environment gets the operator secrets and the public URLs (parameters below).
 SECRET_FUNCTIONS = ("APIHandler",)
@@ -449,6 +450,20 @@ def _websocket_statements(stage: Stage) -> list[dict[str, Any]]:
     ]
 
 
+def _bucket_statements(stage: Stage) -> list[dict[str, Any]]:
+    bucket = {"Fn::GetAtt": [PUBLISH_BUCKET, "Arn"]}
+    objects = {"Fn::Sub": "${" + PUBLISH_BUCKET + ".Arn}/*"}
+    return [
+        {"Sid": "PublishBucketList", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket},
+        {
+            "Sid": "PublishBucketObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": objects,
+        },
+    ]
+
+
 # Each builder returns IAM statements for the access policy; add one per new kind of resource
 # (S3 buckets, SQS queues, ...). They may name functions: the policy is not part of any role.
 STATEMENTS: list[Callable[[Stage], list[dict[str, Any]]]] = [
@@ -457,6 +472,7 @@ STATEMENTS: list[Callable[[Stage], list[dict[str, Any]]]] = [
     _key_statements,
     _invoke_statements,
     _websocket_statements,
+    _bucket_statements,
 ]
 
 
@@ -496,10 +512,37 @@ def _function_overrides(stage: Stage) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for function in stage.functions:
         properties: dict[str, Any] = {"FunctionName": function.function_name}
+        # Bucket names are global: every function reads the stage's publish bucket from its environment.
+        variables: dict[str, Any] = {"PUBLISH_BUCKET": {"Ref": PUBLISH_BUCKET}}
         if function.logical_id in SECRET_FUNCTIONS:
-            properties["Environment"] = {"Variables": dict(secrets)}
+            variables.update(secrets)
+        properties["Environment"] = {"Variables": variables}
         overrides[function.logical_id] = {"Properties": properties}
     return overrides
+
+
+def _bucket_resources(stage: Stage) -> dict[str, Any]:
+    """The publishing bucket: private, encrypted, owned by the account (served through a CDN of yours)."""
+    return {
+        PUBLISH_BUCKET: {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+            "Properties": {
+                "BucketName": {"Fn::Sub": f"keyport-{stage.name}-publish-${{AWS::AccountId}}"},
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+            },
+        }
+    }
 
 
 def _log_group_overrides(stage: Stage) -> dict[str, Any]:
@@ -520,6 +563,7 @@ def _log_group_overrides(stage: Stage) -> dict[str, Any]:
 # Each builder returns resources (or deep-merged overrides of Chalice's resources) by logical id.
 RESOURCES: list[Callable[[Stage], dict[str, Any]]] = [
     _key_resources,
+    _bucket_resources,
     _table_resources,
     _access_resources,
     _function_overrides,
@@ -578,6 +622,7 @@ def build(stage: Stage) -> dict[str, Any]:
     outputs: dict[str, Any] = {
         "KeyArn": {"Description": "The stage's KMS key", "Value": {"Fn::GetAtt": [KEY, "Arn"]}},
         "KeyAlias": {"Description": "Alias the functions use (KMS_KEY_ID)", "Value": {"Ref": KEY_ALIAS}},
+        "PublishBucketName": {"Description": "Where publishing builds go", "Value": {"Ref": PUBLISH_BUCKET}},
     }
     for table in stage.tables:
         outputs[f"{table.logical_id}Name"] = {

@@ -182,7 +182,22 @@ def test_access_policy_names_its_other_resources_exactly(fragment: dict[str, Any
     connections = statements.pop("OwnWebsocketConnections", None)
     if connections is not None:
         assert connections["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/*/@connections/*")
+    # ...and for the objects of the stage's own publishing bucket.
+    objects = statements.pop("PublishBucketObjects")
+    assert objects["Resource"] == {"Fn::Sub": "${" + template.PUBLISH_BUCKET + ".Arn}/*"}
+    assert statements["PublishBucketList"]["Resource"] == {"Fn::GetAtt": [template.PUBLISH_BUCKET, "Arn"]}
     assert "*" not in json.dumps([s["Resource"] for s in statements.values()])
+
+
+def test_the_publish_bucket_is_private_encrypted_and_named_to_every_function(fragment: dict[str, Any]) -> None:
+    bucket = fragment["Resources"][template.PUBLISH_BUCKET]
+    assert bucket["DeletionPolicy"] == "Retain"
+    assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+    assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    functions = [r for r in fragment["Resources"].values() if "FunctionName" in r.get("Properties", {})]
+    assert functions
+    for function in functions:
+        assert function["Properties"]["Environment"]["Variables"]["PUBLISH_BUCKET"] == {"Ref": template.PUBLISH_BUCKET}
 
 
 def test_access_policy_fits_the_managed_policy_limit(monkeypatch: pytest.MonkeyPatch) -> None:
