@@ -29,7 +29,8 @@ def measure(statement: str) -> float:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
     samples = []
     for _ in range(RUNS):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        command = [sys.executable, "-c", code]
+        out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
         samples.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(samples)
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from bench import cold_start, warm_get
+from bench import broker_fetch, cold_start, sweep, warm_get
 
 
 def main() -> None:
     cold_start.main()
     print()
     warm_get.main()
+    sweep.main()
+    print()
+    broker_fetch.main()
 
 
 if __name__ == "__main__":

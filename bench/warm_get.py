@@ -19,7 +19,7 @@ os.environ.update(
 )
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-from bench.calls import counting_aws_calls  # noqa: E402
+from bench.calls import counting_aws_calls
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 

@@ -12,8 +12,9 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from pynamodb.exceptions import UpdateError
@@ -27,6 +28,8 @@ from chalicelib.integrations import repository, service
 from chalicelib.integrations.models import Authentication, OAuthState
 from chalicelib.oauth import oauth1, oauth2
 from chalicelib.settings import get_settings
+
+_T = TypeVar("_T")
 
 STATE_TTL_MS = 10 * 60 * 1000
 STATE_PURPOSE = "integrations/oauth-state"
@@ -135,7 +138,7 @@ def start(integration_id: str, query: dict[str, str], callback_url: str) -> Outc
         request: dict[str, str] = {"grant_type": "client_credentials"}
         if scopes:
             request["scope"] = _scope_string(auth, scopes)
-        token = oauth2.token_request(auth, urls["tokenURL"], client_id, client_secret, request)
+        token = _exchanged(lambda: oauth2.token_request(auth, urls["tokenURL"], client_id, client_secret, request))
         _store(integration_id, configuration.id, auth_id, params, oauth2.payload_from_token(token, None, now_ms()))
         return success(auth_id, integration_id)
     state = secrets.token_urlsafe(32)
@@ -166,7 +169,7 @@ def _start_oauth1(
     state = secrets.token_urlsafe(32)
     urls = _urls(auth, params, ("requestTokenURL", "userAuthorizationURL", "accessTokenURL"))
     callback = f"{callback_url}?{urlencode({'state': state})}"
-    values = oauth1.request_token(auth, urls, key, secret, callback)
+    values = _exchanged(lambda: oauth1.request_token(auth, urls, key, secret, callback))
     _save_state(
         state,
         integration_id,
@@ -177,6 +180,15 @@ def _start_oauth1(
         {"oauth_token_secret": values["oauth_token_secret"]},
     )
     return Outcome(302, redirect=oauth1.authorize_url(auth, urls, values["oauth_token"]))
+
+
+def _exchanged(call: Callable[[], _T]) -> _T:
+    """A token-endpoint call whose refusal becomes the failure page's error, not a 500."""
+    try:
+        return call()
+    except oauth2.TokenError as e:
+        reason = f"The provider refused the token request: {e.error} ({e.description})"
+        raise BadRequest(reason, code="token_exchange_failed") from e
 
 
 def _save_state(

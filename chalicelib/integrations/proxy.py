@@ -75,10 +75,17 @@ def forward(integration_id: str, call: ProxyRequest) -> ProxyResponse:
     if oauth2 and payload.get("refreshToken") and refreshing.is_due(_held(item, payload), now_ms(), buffer):
         item, payload = _refresh(item, force=False, buffer=buffer)
     response = _send(definition, item, payload, call)
-    if response.status == 401 and oauth2 and payload.get("refreshToken"):
+    if response.status == 401 and oauth2 and payload.get("refreshToken") and _may_retry(item):
         item, payload = _refresh(item, force=True, buffer=0)
         response = _send(definition, item, payload, call)
     return response
+
+
+def _may_retry(item: Authentication) -> bool:
+    """A 401 is worth one refresh unless the provider already refused it for good, or we are backing off."""
+    if item.needs_reconnect:
+        return False
+    return item.next_attempt_at is None or int(item.next_attempt_at) <= now_ms()
 
 
 def _authentication(integration_id: str, auth_id: str) -> Authentication:

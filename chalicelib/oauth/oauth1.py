@@ -35,7 +35,12 @@ def sign(
 ) -> tuple[str, dict[str, str], bytes]:
     """Sign a request over its final URL, query and (form) body; the signed URL, headers and body."""
     client = _client(auth, consumer_key, consumer_secret, token=token, token_secret=token_secret)
-    signed_url, signed_headers, signed_body = client.prepare(method, url, dict(headers), body)
+    # authlib finds the form body by the exact header name "Content-Type", and reads it as text.
+    prepared = {("Content-Type" if k.lower() == "content-type" else k): v for k, v in headers.items()}
+    form = FORM in prepared.get("Content-Type", "")
+    signed_url, signed_headers, signed_body = client.prepare(
+        method, url, prepared, body.decode("utf-8", "replace") if form else body
+    )
     if isinstance(signed_body, str):
         signed_body = signed_body.encode()
     return signed_url, signed_headers, signed_body or body

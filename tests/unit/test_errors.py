@@ -73,10 +73,14 @@ def test_platform_style_matches_the_documented_bodies() -> None:
 
 
 def test_chalice_built_errors_are_translated_and_unexpected_ones_hide_details() -> None:
-    own = Response(body={"Code": "UnsupportedMediaType", "Message": "Unsupported media type: text/plain"}, status_code=415)
+    own = Response(
+        body={"Code": "UnsupportedMediaType", "Message": "Unsupported media type: text/plain"}, status_code=415
+    )
     translated = errors.from_chalice_response(own)
     assert isinstance(translated, errors.UnsupportedMediaType)
-    crash = Response(body={"Code": "InternalServerError", "Message": "An internal server error occurred."}, status_code=500)
+    crash = Response(
+        body={"Code": "InternalServerError", "Message": "An internal server error occurred."}, status_code=500
+    )
     hidden = errors.from_chalice_response(crash)
     assert hidden is not None and hidden.status == 500 and "Traceback" not in hidden.message
     assert errors.from_chalice_response(Response(body={"ok": True}, status_code=200)) is None

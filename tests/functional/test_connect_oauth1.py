@@ -1,0 +1,242 @@
+"""The OAuth 1.0a connect flow against a real provider (oauthlib's server side verifies every signature).
+
+Request token (signed, with the callback), user authorization (the browser), access token (signed with
+the request-token secret Keyport kept server-side): HMAC-SHA1, PLAINTEXT and RSA-SHA1.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+
+from tests.support.oauth1_provider import OAuth1Provider, rsa_key_pair
+
+CALLBACK = "https://localhost/auth/callback"
+CONSUMER_KEY, CONSUMER_SECRET = "keyport-consumer", "keyport-consumer-secret"
+RSA_CONSUMER_KEY = "keyport-rsa-consumer"
+
+
+def _auth_header() -> dict[str, str]:
+    token = base64.b64encode(f"{os.environ['SECRET_KEY']}:".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+
+
+def api(client: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """Call the secret-key REST API; (status, parsed JSON)."""
+    response = client.http.request(
+        method, path, headers=_auth_header(), body=json.dumps(body).encode() if body is not None else b""
+    )
+    return response.status_code, json.loads(response.body) if response.body else None
+
+
+def message(page: Any) -> dict[str, Any]:
+    """The message the callback page posts to window.opener."""
+    found = re.search(rb"var message = (\{.*?\}); var origins", page.body)
+    assert found, page.body
+    posted: dict[str, Any] = json.loads(found.group(1))
+    return posted
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@pytest.fixture(scope="module")
+def keyport_aws() -> Iterator[None]:
+    """moto with the integrations tables (OAuth states included) and the KMS key, made once per module:
+    the root fixture makes every service's tables per test, which costs seconds each time."""
+    from moto import mock_aws
+
+    from chalicelib import aws, catalog, crypto
+    from chalicelib.integrations import models
+    from infra.local.bootstrap import create_key
+
+    pin_settings()
+    with mock_aws():
+        aws.reset()
+        crypto.keyring.clear()
+        for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
+            model.create_table(billing_mode="PAY_PER_REQUEST")
+        create_key()
+        yield
+    aws.reset()
+    crypto.keyring.clear()
+    catalog.forget_custom()
+
+
+@pytest.fixture
+def aws_env(keyport_aws: None) -> None:
+    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
+    from chalicelib import catalog
+    from chalicelib.integrations import models
+
+    for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    catalog.forget_custom()
+    pin_settings()
+
+
+def pin_settings() -> None:
+    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
+    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
+    from chalicelib.settings import clear_settings, get_settings
+
+    clear_settings()
+    get_settings()
+
+
+@pytest.fixture(scope="module")
+def rsa_keys() -> tuple[str, str]:
+    return rsa_key_pair()
+
+
+@pytest.fixture
+def provider(rsa_keys: tuple[str, str]) -> Iterator[OAuth1Provider]:
+    with OAuth1Provider() as running:
+        running.add_client(CONSUMER_KEY, CONSUMER_SECRET)
+        running.add_client(RSA_CONSUMER_KEY, "", rsa_public_key=rsa_keys[1])
+        yield running
+
+
+def register(client: Any, provider: OAuth1Provider, integration: str, method: str, key: str, secret: str) -> str:
+    status, body = api(client, "PUT", f"/api/{integration}", provider.definition(integration, method))
+    assert status in (200, 201), body
+    credentials = {"consumerKey": key, "consumerSecret": secret}
+    status, body = api(client, "POST", f"/api/{integration}/configurations", {"credentials": credentials})
+    assert status == 201, body
+    setup_id: str = body["configuration"]["id"]
+    return setup_id
+
+
+@pytest.fixture(params=["HMAC-SHA1", "PLAINTEXT", "RSA-SHA1"])
+def integration(request: Any, client: Any, provider: OAuth1Provider, rsa_keys: tuple[str, str]) -> str:
+    """An OAuth 1.0a integration 'tweeter' signing with each method in turn."""
+    method = request.param
+    if method == "RSA-SHA1":
+        register(client, provider, "tweeter", method, RSA_CONSUMER_KEY, rsa_keys[0])
+    else:
+        register(client, provider, "tweeter", method, CONSUMER_KEY, CONSUMER_SECRET)
+    return method
+
+
+def test_the_three_legs_store_the_access_token_and_its_secret(
+    client: Any, provider: OAuth1Provider, integration: str
+) -> None:
+    started = client.http.get("/auth/tweeter")
+    assert started.status_code == 302, started.body
+    request_token = query_of(started.headers["Location"])["oauth_token"]
+    authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
+    assert authorized.status_code == 302
+    back = urlsplit(authorized.headers["Location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == CALLBACK
+
+    page = client.http.get(f"{back.path}?{back.query}")
+
+    assert page.status_code == 200, page.body
+    event = message(page)
+    assert event["eventType"] == "AUTHORIZATION_SUCEEDED"
+    auth_id = event["data"]["authId"]
+    assert event["data"] == {"authId": auth_id, "integration": "tweeter"}
+    legs = {r.endpoint: r for r in provider.requests}
+    assert legs["request_token"].valid and legs["request_token"].signature_method == integration
+    assert legs["access_token"].valid and legs["access_token"].signature_method == integration
+    status, stored = api(client, "GET", f"/api/tweeter/authentications/{auth_id}")
+    assert status == 200
+    [(access_token, access_secret)] = provider.access_tokens.items()
+    assert stored["payload"]["oAuthToken"] == access_token
+    assert stored["payload"]["oAuthTokenSecret"] == access_secret
+    # The request-token secret stayed server-side: nothing the browser saw carries it.
+    request_secret = provider.request_tokens[request_token]
+    seen = [started.headers["Location"], authorized.headers["Location"], page.body.decode()]
+    assert not [text for text in seen if request_secret in text]
+
+
+def test_the_callback_keyport_signs_carries_only_the_state(client: Any, provider: OAuth1Provider) -> None:
+    register(client, provider, "tweeter", "HMAC-SHA1", CONSUMER_KEY, CONSUMER_SECRET)
+
+    started = client.http.get("/auth/tweeter")
+
+    request_token = query_of(started.headers["Location"])["oauth_token"]
+    callback = provider.callbacks[request_token]
+    assert callback.startswith(CALLBACK + "?")
+    assert list(query_of(callback)) == ["state"]
+
+
+def test_a_state_is_used_once(client: Any, provider: OAuth1Provider) -> None:
+    register(client, provider, "tweeter", "HMAC-SHA1", CONSUMER_KEY, CONSUMER_SECRET)
+    started = client.http.get("/auth/tweeter")
+    authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
+    back = urlsplit(authorized.headers["Location"])
+    assert client.http.get(f"{back.path}?{back.query}").status_code == 200
+
+    again = client.http.get(f"{back.path}?{back.query}")
+
+    assert again.status_code == 400
+    assert message(again)["data"]["error"]["type"] == "invalid_state"
+    assert len([r for r in provider.requests if r.endpoint == "access_token"]) == 1
+
+
+def test_a_callback_without_verifier_fails(client: Any, provider: OAuth1Provider) -> None:
+    register(client, provider, "tweeter", "HMAC-SHA1", CONSUMER_KEY, CONSUMER_SECRET)
+    started = client.http.get("/auth/tweeter")
+    request_token = query_of(started.headers["Location"])["oauth_token"]
+    state = query_of(provider.callbacks[request_token])["state"]
+
+    page = client.http.get(f"/auth/callback?{urlencode({'state': state, 'oauth_token': request_token})}")
+
+    assert page.status_code == 400
+    assert message(page)["data"]["error"]["type"] == "invalid_callback"
+
+
+def test_a_forged_verifier_is_refused_by_the_provider(client: Any, provider: OAuth1Provider) -> None:
+    register(client, provider, "tweeter", "HMAC-SHA1", CONSUMER_KEY, CONSUMER_SECRET)
+    started = client.http.get("/auth/tweeter")
+    authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
+    values = query_of(authorized.headers["Location"])
+    values["oauth_verifier"] = "forged-verifier-0000"
+
+    page = client.http.get(f"/auth/callback?{urlencode(values)}")
+
+    assert page.status_code == 400
+    assert message(page)["data"]["error"]["type"] == "token_exchange_failed"
+    assert [r.valid for r in provider.requests if r.endpoint == "access_token"] == [False]
+    status, body = api(client, "GET", "/api/tweeter/authentications")
+    assert status == 200 and body["data"] == []
+
+
+def test_reconnecting_with_an_auth_id_updates_it_in_place(client: Any, provider: OAuth1Provider) -> None:
+    register(client, provider, "tweeter", "HMAC-SHA1", CONSUMER_KEY, CONSUMER_SECRET)
+
+    def connect(**query: str) -> dict[str, Any]:
+        started = client.http.get(f"/auth/tweeter?{urlencode(query)}")
+        authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
+        back = urlsplit(authorized.headers["Location"])
+        return message(client.http.get(f"{back.path}?{back.query}"))
+
+    auth_id = connect(authId="account-7")["data"]["authId"]
+    assert connect(authId="account-7")["data"]["authId"] == auth_id == "account-7"
+
+    status, body = api(client, "GET", "/api/tweeter/authentications")
+    assert status == 200
+    assert [a["id"] for a in body["data"]] == ["account-7"]
+    assert body["data"][0]["payload"]["oAuthToken"] == list(provider.access_tokens)[-1]
+
+
+def test_a_refused_request_token_fails_with_a_page(client: Any, provider: OAuth1Provider) -> None:
+    register(client, provider, "tweeter", "HMAC-SHA1", CONSUMER_KEY, "not-the-consumer-secret")
+
+    page = client.http.get("/auth/tweeter")
+
+    assert [r.valid for r in provider.requests] == [False]
+    assert page.status_code != 500, page.body
+    assert message(page)["eventType"] == "AUTHORIZATION_FAILED"

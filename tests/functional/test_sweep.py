@@ -1,0 +1,331 @@
+"""The scheduled refresh sweep (chalicelib.jobs.refresh_sweep.run) against a real OAuth 2 provider.
+
+Authentications are made through the connect flow, so their refresh tokens are real; the provider's
+access-token lifetime at connection time decides whether one is due. With the default 15-minute buffer
+and 10-minute window, a token expiring within 25 minutes is due; one expiring in two hours is not.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from bench.calls import counting_aws_calls
+from tests.support.moto_stack import atomic_requests
+from tests.support.oauth2_provider import OAuth2Provider
+
+CALLBACK = "https://localhost/auth/callback"
+CLIENT_ID, CLIENT_SECRET = "keyport-client", "keyport-client-secret-0001"
+DUE_LIFETIME, LATER_LIFETIME, REFRESHED_LIFETIME = 600, 7200, 3600
+PLENTY: Callable[[], int] = lambda: 900_000  # noqa: E731  (a Lambda with 15 minutes left)
+
+
+@pytest.fixture(scope="module")
+def keyport_aws() -> Iterator[None]:
+    """moto with the tables the sweep reads (integrations, and the broker's connections) and the KMS key,
+    made once per module: the root fixture makes every service's tables per test, costing seconds."""
+    from moto import mock_aws
+
+    from chalicelib import aws, catalog, crypto
+    from chalicelib.broker.models import Connection
+    from chalicelib.integrations import models
+    from infra.local.bootstrap import create_key
+
+    pin_settings()
+    with mock_aws():
+        aws.reset()
+        crypto.keyring.clear()
+        for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
+            model.create_table(billing_mode="PAY_PER_REQUEST")
+        Connection.create_table(billing_mode="PAY_PER_REQUEST")  # the broker's due index, which the sweep reads
+        create_key()
+        yield
+    aws.reset()
+    crypto.keyring.clear()
+    catalog.forget_custom()
+
+
+@pytest.fixture
+def aws_env(keyport_aws: None) -> None:
+    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
+    from chalicelib import catalog
+    from chalicelib.integrations import models
+
+    for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    catalog.forget_custom()
+    pin_settings()
+
+
+def pin_settings() -> None:
+    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
+    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
+    from chalicelib.settings import clear_settings, get_settings
+
+    clear_settings()
+    get_settings()
+
+
+def api(client: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """Call the secret-key REST API; (status, parsed JSON)."""
+    token = base64.b64encode(f"{os.environ['SECRET_KEY']}:".encode()).decode()
+    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
+    response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
+    return response.status_code, json.loads(response.body) if response.body else None
+
+
+@pytest.fixture
+def provider() -> Iterator[OAuth2Provider]:
+    with OAuth2Provider() as running:
+        running.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
+        yield running
+
+
+@pytest.fixture
+def acme(client: Any, provider: OAuth2Provider) -> Callable[[int], str]:
+    """Registers 'acme' on the provider; returns a function connecting one authentication whose access
+    token lives ``lifetime`` seconds."""
+    status, _ = api(client, "PUT", "/api/acme", provider.definition("Acme"))
+    assert status == 201
+    credentials = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
+    status, _ = api(client, "POST", "/api/acme/configurations", {"credentials": credentials})
+    assert status == 201
+
+    def connect(lifetime: int) -> str:
+        provider.access_token_lifetime = lifetime
+        started = client.http.get("/auth/acme")
+        authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
+        back = urlsplit(authorized.headers["Location"])
+        page = client.http.get(f"{back.path}?{back.query}")
+        assert page.status_code == 200, page.body
+        provider.access_token_lifetime = REFRESHED_LIFETIME
+        message = json.loads(page.body.split(b"var message = ")[1].split(b"; var origins")[0])
+        auth_id: str = message["data"]["authId"]
+        return auth_id
+
+    return connect
+
+
+def stored(client: Any, auth_id: str) -> dict[str, Any]:
+    status, body = api(client, "GET", f"/api/acme/authentications/{auth_id}")
+    assert status == 200, body
+    view: dict[str, Any] = body
+    return view
+
+
+def item(auth_id: str) -> Any:
+    from chalicelib.integrations.models import Authentication
+
+    return Authentication.get(auth_id, consistent_read=True)
+
+
+def sweep(remaining_ms: Callable[[], int] = PLENTY) -> Any:
+    from chalicelib.jobs import refresh_sweep
+
+    return refresh_sweep.run(remaining_ms)
+
+
+def test_exactly_the_due_authentications_are_refreshed(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    due = [acme(DUE_LIFETIME) for _ in range(3)]
+    later = [acme(LATER_LIFETIME) for _ in range(2)]
+    before = {auth_id: stored(client, auth_id) for auth_id in due + later}
+
+    report = sweep()
+
+    assert (report.selected, report.refreshed, report.skipped, report.failed, report.left) == (3, 3, 0, 0, 0)
+    assert report.by_source["integrations"] == 3
+    refreshes = provider.grants("refresh_token")
+    assert sorted(r.form["refresh_token"] for r in refreshes) == sorted(
+        before[auth_id]["payload"]["refreshToken"] for auth_id in due
+    )
+    for auth_id in due:
+        after = stored(client, auth_id)
+        assert after["payload"]["accessToken"] != before[auth_id]["payload"]["accessToken"]
+        assert after["payload"]["expiresIn"] == REFRESHED_LIFETIME
+        assert after["refresh"] == {
+            "needs_reconnect": False,
+            "attempts": 0,
+            "last_error": None,
+            "next_attempt_at": None,
+        }
+        refreshed = item(auth_id)
+        assert refreshed.refresh_due_at == refreshed.expires_at - 15 * 60 * 1000
+        assert refreshed.lease_id is None and refreshed.lease_until is None
+    for auth_id in later:
+        assert stored(client, auth_id) == before[auth_id]
+
+
+def test_a_second_sweep_finds_nothing_left_to_do(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    acme(DUE_LIFETIME)
+    assert sweep().refreshed == 1
+
+    report = sweep()
+
+    assert (report.selected, report.refreshed) == (0, 0)
+    assert len(provider.grants("refresh_token")) == 1
+
+
+def test_the_sweep_reads_the_due_index_and_never_scans(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    from chalicelib.integrations.service import DUE_SHARDS
+
+    acme(DUE_LIFETIME)
+    acme(LATER_LIFETIME)
+
+    with counting_aws_calls() as calls:
+        report = sweep()
+
+    assert report.refreshed == 1
+    assert calls["dynamodb.Scan"] == 0
+    assert calls["dynamodb.Query"] >= DUE_SHARDS  # one per shard of each source (at least the integrations')
+
+
+def test_near_the_deadline_nothing_is_started_and_everything_is_left(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    due = [acme(DUE_LIFETIME) for _ in range(3)]
+    before = {auth_id: stored(client, auth_id) for auth_id in due}
+
+    report = sweep(lambda: 10_000)
+
+    assert report.selected == 3
+    assert report.left == report.selected
+    assert report.refreshed == report.failed == report.skipped == 0
+    assert provider.grants("refresh_token") == []
+    assert {auth_id: stored(client, auth_id) for auth_id in due} == before
+
+
+def test_the_sweep_stops_taking_work_at_the_deadline_and_the_next_one_takes_the_rest(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    due = [acme(DUE_LIFETIME) for _ in range(4)]
+    budget = iter([900_000, 900_000])
+
+    first = sweep(lambda: next(budget, 1_000))
+    second = sweep()
+
+    assert (first.selected, first.refreshed, first.left) == (4, 2, 2)
+    assert (second.selected, second.refreshed, second.left) == (2, 2, 0)
+    assert len(provider.grants("refresh_token")) == 4
+    assert all(stored(client, auth_id)["payload"]["expiresIn"] == REFRESHED_LIFETIME for auth_id in due)
+
+
+def test_a_provider_failure_keeps_the_old_tokens_records_the_attempt_and_backs_off(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    from chalicelib.http import now_ms
+    from chalicelib.integrations.models import Authentication
+
+    auth_id = acme(DUE_LIFETIME)
+    before = stored(client, auth_id)
+    provider.fail_next_token_requests(1, status=500)
+
+    report = sweep()
+
+    assert (report.selected, report.failed) == (1, 1)
+    after = stored(client, auth_id)
+    assert after["payload"] == before["payload"]
+    assert after["refresh"]["attempts"] == 1
+    assert after["refresh"]["needs_reconnect"] is False
+    assert after["refresh"]["last_error"]["status"] == 500
+    failed = item(auth_id)
+    assert now_ms() + 30_000 < failed.next_attempt_at <= now_ms() + 60_000
+    assert failed.refresh_due_at == failed.next_attempt_at  # still in the due index, at the retry time
+    assert failed.lease_id is None
+
+    # Backing off: a sweep before the retry time does not call the provider.
+    assert sweep().skipped == 1
+    assert len(provider.grants("refresh_token")) == 1
+
+    # Once the retry time has passed, the next sweep refreshes and clears the failure.
+    failed.update(actions=[Authentication.next_attempt_at.set(now_ms() - 1)])
+    assert sweep().refreshed == 1
+    recovered = stored(client, auth_id)
+    assert recovered["refresh"] == {
+        "needs_reconnect": False,
+        "attempts": 0,
+        "last_error": None,
+        "next_attempt_at": None,
+    }
+    assert recovered["payload"]["accessToken"] == provider.grants("refresh_token")[-1].response["access_token"]
+
+
+def test_invalid_grant_asks_for_a_reconnection_and_is_never_retried(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    auth_id = acme(DUE_LIFETIME)
+    before = stored(client, auth_id)
+    provider.revoke_refresh_tokens()
+
+    report = sweep()
+
+    assert report.failed == 1
+    assert provider.grants("refresh_token")[-1].response["error"] == "invalid_grant"
+    after = stored(client, auth_id)
+    assert after["payload"] == before["payload"]
+    assert after["refresh"]["needs_reconnect"] is True
+    assert after["refresh"]["attempts"] == 1
+    assert after["refresh"]["last_error"]["error"] == "invalid_grant"
+    gone = item(auth_id)
+    assert gone.due_shard is None and gone.refresh_due_at is None  # out of the sparse due index
+
+    again = sweep()
+
+    assert again.selected == 0
+    assert len(provider.grants("refresh_token")) == 1
+
+
+def test_two_sweeps_at_once_refresh_each_due_authentication_exactly_once(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    due = [acme(DUE_LIFETIME) for _ in range(6)]
+    originals = sorted(stored(client, auth_id)["payload"]["refreshToken"] for auth_id in due)
+    provider.token_delay = 0.2  # keeps refreshes in flight while the other sweep reaches them
+    reports: list[Any] = []
+
+    def run() -> None:
+        reports.append(sweep())
+
+    with atomic_requests():
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert len(reports) == 2
+    assert sorted(r.form["refresh_token"] for r in provider.grants("refresh_token")) == originals
+    assert sum(r.refreshed for r in reports) == 6
+    assert sum(r.failed for r in reports) == 0
+    assert all(stored(client, auth_id)["payload"]["expiresIn"] == REFRESHED_LIFETIME for auth_id in due)
+
+
+def test_the_scheduled_handler_passes_the_lambda_deadline(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    acme(DUE_LIFETIME)
+
+    # Chalice's local Lambda context allows 3 s, below the sweep's 25 s safety margin: the handler
+    # reads it, selects the due authentication and leaves it for the next run.
+    result = client.lambda_.invoke(
+        "refresh_sweep", client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    )
+
+    assert result.payload["selected"] == 1
+    assert result.payload["left"] == 1
+    assert provider.grants("refresh_token") == []
