@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import Conflict, ServiceUnavailable
 
@@ -43,3 +46,77 @@ def translated(conflict_message: str | None = None) -> Iterator[None]:
         if e.cause_response_code is None or e.cause_response_code in _UNAVAILABLE:
             raise ServiceUnavailable("The database is unavailable; try again shortly.") from e
         raise
+
+
+# --- transactions -------------------------------------------------------------------------------------
+
+_ATTEMPTS = 4
+_RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+class Stale(Conflict):
+    """The item changed between reading and writing it (callers read it again and retry)."""
+
+    code = "concurrent_change"
+    default_message = "This item changed while the request ran; try again."
+
+
+class Cancelled(Stale):
+    """A transaction cancelled by the conditions named in ``failed``."""
+
+    def __init__(self, failed: frozenset[str]) -> None:
+        super().__init__()
+        self.failed = failed
+
+
+class Transaction:
+    """A TransactWrite whose items carry labels, so a cancelled one names the conditions that failed.
+
+    PynamoDB sends condition checks, then deletes, then puts, then updates, whatever the order they
+    were added in; DynamoDB's cancellation reasons follow that order, and so do the labels here.
+    """
+
+    _KINDS = ("check", "delete", "put", "update")
+
+    def __init__(self, connection_model: Any) -> None:
+        # The tables' own connection: same region and endpoint, renewed by aws.reset() with the models.
+        self._connection_model = connection_model
+        self._ops: list[tuple[str, str, Callable[[Any], None]]] = []
+
+    def check(self, label: str, model: type[Any], key: Any, condition: Any) -> None:
+        self._ops.append(("check", label, lambda t: t.condition_check(model, key, condition=condition)))
+
+    def delete(self, label: str, item: Any, condition: Any = None) -> None:
+        self._ops.append(("delete", label, lambda t: t.delete(item, condition=condition)))
+
+    def put(self, label: str, item: Any, condition: Any = None) -> None:
+        self._ops.append(("put", label, lambda t: t.save(item, condition=condition)))
+
+    def update(self, label: str, item: Any, actions: list[Any], condition: Any = None) -> None:
+        self._ops.append(("update", label, lambda t: t.update(item, actions, condition=condition)))
+
+    def commit(self) -> None:
+        """Write every item or none; :class:`Cancelled`, naming the failed conditions, when one failed."""
+        labels = [label for kind in self._KINDS for (k, label, _) in self._ops if k == kind]
+        for attempt in range(_ATTEMPTS):
+            with translated():
+                try:
+                    with TransactWrite(connection=self._connection_model._get_connection().connection) as transaction:
+                        for _, _, add in self._ops:
+                            add(transaction)
+                    return
+                except TransactWriteError as e:
+                    reasons = _reasons(e)
+                    failed = frozenset(labels[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
+                    if failed:
+                        raise Cancelled(failed) from e
+                    if not _RETRYABLE_REASONS.intersection(reasons):
+                        raise
+            time.sleep(0.02 * (attempt + 1))  # two transactions met on one item: run it again
+        raise ServiceUnavailable("Too many concurrent changes to the same items; try again.")
+
+
+def _reasons(error: Any) -> list[str | None]:
+    if error.cause_response_code != "TransactionCanceledException":
+        return []
+    return [r.code if r is not None else None for r in (error.cancellation_reasons or [])]

@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import errors
+from chalicelib import dynamo, errors
 from chalicelib.crypto import key_hash
 from chalicelib.http import iso_ms, now_ms
 from chalicelib.publishing import repository
@@ -178,7 +178,7 @@ def create_user(body: dict[str, Any]) -> dict[str, Any]:
     )
     try:
         repository.create_user(user)
-    except repository.Cancelled as e:
+    except dynamo.Cancelled as e:
         if "email" in e.failed:
             raise EmailTaken(f"A user with the email '{email}' already exists.") from e
         raise
@@ -283,7 +283,7 @@ def default_group() -> Group:
         return group
     now = now_ms()
     group = Group(DEFAULT_GROUP_ID, name=DEFAULT_GROUP_NAME, created_at=now, updated_at=now)
-    with contextlib.suppress(repository.Cancelled):  # created by a concurrent request
+    with contextlib.suppress(dynamo.Cancelled):  # created by a concurrent request
         repository.create_with_slug("group", group, "default")
     found = repository.get(Group, DEFAULT_GROUP_ID)
     assert found is not None

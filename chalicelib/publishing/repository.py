@@ -11,15 +11,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib import errors
-from chalicelib.dynamo import is_conditional_failure, translated
+from chalicelib.dynamo import Cancelled, Stale, Transaction, is_conditional_failure, translated
 from chalicelib.publishing.models import (
     BLUEPRINT_LIST,
     GROUP_LIST,
@@ -38,23 +37,7 @@ from chalicelib.publishing.models import (
 
 M = TypeVar("M")
 _ATTEMPTS = 4
-_RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 _SLUG_CANDIDATES = 25
-
-
-class Stale(errors.Conflict):
-    """The item changed between reading and writing it."""
-
-    code = "concurrent_change"
-    default_message = "This item changed while the request ran; try again."
-
-
-class Cancelled(Stale):
-    """A transaction cancelled by the conditions named in ``failed``."""
-
-    def __init__(self, failed: frozenset[str]) -> None:
-        super().__init__()
-        self.failed = failed
 
 
 # --- claims, ids, transactions ----------------------------------------------------------------------
@@ -99,61 +82,6 @@ def free_slug(kind: str, base: str, owner_id: int | None = None) -> str:
             if owner is None or owner == owner_id:
                 return slug
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-class Transaction:
-    """A TransactWrite whose items carry labels, so a cancelled one names the conditions that failed.
-
-    PynamoDB sends condition checks, then deletes, then puts, then updates, whatever the order they
-    were added in; DynamoDB's cancellation reasons follow that order, and so do the labels here.
-    """
-
-    _KINDS = ("check", "delete", "put", "update")
-
-    def __init__(self) -> None:
-        self._ops: list[tuple[str, str, Callable[[TransactWrite], None]]] = []
-
-    def check(self, label: str, model: type[Any], key: Any, condition: Any) -> None:
-        self._ops.append(("check", label, lambda t: t.condition_check(model, key, condition=condition)))
-
-    def delete(self, label: str, item: Any, condition: Any = None) -> None:
-        self._ops.append(("delete", label, lambda t: t.delete(item, condition=condition)))
-
-    def put(self, label: str, item: Any, condition: Any = None) -> None:
-        self._ops.append(("put", label, lambda t: t.save(item, condition=condition)))
-
-    def update(self, label: str, item: Any, actions: list[Any], condition: Any = None) -> None:
-        self._ops.append(("update", label, lambda t: t.update(item, actions, condition=condition)))
-
-    def commit(self) -> None:
-        """Write every item or none; :class:`Cancelled`, naming the failed conditions, when one failed."""
-        labels = [label for kind in self._KINDS for (k, label, _) in self._ops if k == kind]
-        for attempt in range(_ATTEMPTS):
-            with translated():
-                try:
-                    with TransactWrite(connection=_connection()) as transaction:
-                        for _, _, add in self._ops:
-                            add(transaction)
-                    return
-                except TransactWriteError as e:
-                    reasons = _reasons(e)
-                    failed = frozenset(labels[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
-                    if failed:
-                        raise Cancelled(failed) from e
-                    if not _RETRYABLE_REASONS.intersection(reasons):
-                        raise
-            time.sleep(0.02 * (attempt + 1))  # two transactions met on one item: run it again
-        raise errors.ServiceUnavailable("Too many concurrent changes to the same items; try again.")
-
-
-def _reasons(error: TransactWriteError) -> list[str | None]:
-    if error.cause_response_code != "TransactionCanceledException":
-        return []
-    return [r.code if r is not None else None for r in (error.cancellation_reasons or [])]
-
-
-def _connection() -> Any:
-    return Claim._get_connection().connection
 
 
 def _get(model: type[M], key: Any, *, consistent: bool = False, range_key: Any = None) -> M | None:
@@ -204,7 +132,7 @@ def create_with_slug(kind: str, item: Any, base: str, claims: Iterable[tuple[str
     extra = list(claims)
     for _ in range(_ATTEMPTS):
         item.slug = free_slug(kind, base)
-        transaction = Transaction()
+        transaction = Transaction(Claim)
         transaction.put(
             "slug",
             Claim(slug_claim(kind, item.slug), owner_id=item.id, created_at=now),
@@ -234,7 +162,7 @@ def save_with_slug(kind: str, item: Any, old_slug: str, base: str | None) -> Non
         if item.slug == old_slug:
             save(item)
             return
-        transaction = Transaction()
+        transaction = Transaction(Claim)
         transaction.delete("old", Claim(slug_claim(kind, old_slug)), Claim.owner_id == item.id)
         transaction.put(
             "slug",
@@ -255,7 +183,7 @@ def save_with_slug(kind: str, item: Any, old_slug: str, base: str | None) -> Non
 
 def delete_with_claims(kind: str, item: Any, claims: Iterable[str] = ()) -> None:
     """Remove an item with its slug claim and other claims."""
-    transaction = Transaction()
+    transaction = Transaction(Claim)
     transaction.delete("slug", Claim(slug_claim(kind, item.slug)))
     for key in claims:
         transaction.delete(key, Claim(key))
@@ -308,7 +236,7 @@ def user_by_key_hash(key_hash: str) -> User | None:
 def create_user(user: User) -> None:
     """Write a new user with its email and key claims; :class:`Cancelled` naming ``email`` when taken."""
     now = _now()
-    transaction = Transaction()
+    transaction = Transaction(Claim)
     transaction.put(
         "email", Claim(email_claim(user.email), owner_id=user.id, created_at=now), Claim.key.does_not_exist()
     )
@@ -324,7 +252,7 @@ def replace_key(user: User, new_hash: str) -> None:
     old_hash = user.key_hash
     user.key_hash = new_hash
     user.updated_at = _now()
-    transaction = Transaction()
+    transaction = Transaction(Claim)
     transaction.delete("old", Claim(key_claim(old_hash)))
     transaction.put(
         "key", Claim(key_claim(new_hash), owner_id=user.id, created_at=user.updated_at), Claim.key.does_not_exist()

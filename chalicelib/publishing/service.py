@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from chalicelib import errors
+from chalicelib import dynamo, errors
 from chalicelib.http import iso_ms, now_ms
 from chalicelib.publishing import builds, repository, slugs
 from chalicelib.publishing.accounts import Actor, default_group, find_group
@@ -587,9 +587,9 @@ def update_project(actor: Actor, ref: str, body: dict[str, Any]) -> dict[str, An
         _require_project(actor, project)
         try:
             return _update_project(actor, project, body)
-        except repository.Stale:
+        except dynamo.Stale:
             continue  # the worker or another request wrote it meanwhile: read it again
-    raise repository.Stale()
+    raise dynamo.Stale()
 
 
 def _update_project(actor: Actor, project: Project, body: dict[str, Any]) -> dict[str, Any]:
@@ -721,9 +721,9 @@ def update_blueprint(actor: Actor, ref: str, body: dict[str, Any]) -> dict[str, 
     for _ in range(3):
         try:
             return _update_blueprint(actor, find_blueprint(ref), body)
-        except repository.Stale:
+        except dynamo.Stale:
             continue  # the worker moved it meanwhile: read it again
-    raise repository.Stale()
+    raise dynamo.Stale()
 
 
 def _update_blueprint(actor: Actor, blueprint: Blueprint, body: dict[str, Any]) -> dict[str, Any]:

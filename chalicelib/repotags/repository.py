@@ -7,20 +7,17 @@ transaction as its owner, and deleted with it. Lists read the indexes, every pag
 
 from __future__ import annotations
 
-import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib import errors
-from chalicelib.dynamo import is_conditional_failure, translated
+from chalicelib.dynamo import Cancelled, Transaction, is_conditional_failure, translated
 from chalicelib.repotags.models import USER_LIST, Assoc, Claim, Repo, Tag, Token, User
 
 _ATTEMPTS = 4
-_RETRYABLE_REASONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 # --- what the database decided ------------------------------------------------------------------
@@ -59,21 +56,6 @@ class RepoTaken(errors.BadRequest):
 class AssociationTaken(errors.BadRequest):
     code = "duplicate_association"
     default_message = "This tag is already on this repo."
-
-
-class Stale(errors.Conflict):
-    """The item changed between reading and writing it (callers read it again and retry)."""
-
-    code = "concurrent_change"
-    default_message = "The item changed while this request ran; try again."
-
-
-class Cancelled(Stale):
-    """A transaction was cancelled by the conditions named in ``failed``."""
-
-    def __init__(self, failed: frozenset[str]) -> None:
-        super().__init__()
-        self.failed = failed
 
 
 class TokenAlreadyStored(errors.Conflict):
@@ -119,63 +101,6 @@ def assoc_claim(tag_id: str, repo_id: str) -> str:
 
 
 # --- transactions -------------------------------------------------------------------------------
-
-
-class _Transaction:
-    """A TransactWrite whose items carry labels, so a cancelled one names the conditions that failed.
-
-    PynamoDB sends condition checks, then deletes, then puts, then updates, whatever the order they
-    were added in; DynamoDB's cancellation reasons follow that order, and so do the labels here.
-    """
-
-    _KINDS = ("check", "delete", "put", "update")
-
-    def __init__(self) -> None:
-        self._ops: list[tuple[str, str, Callable[[TransactWrite], None]]] = []
-
-    def check(self, label: str, model: type[Any], key: str, condition: Any) -> None:
-        self._ops.append(("check", label, lambda t: t.condition_check(model, key, condition=condition)))
-
-    def delete(self, label: str, item: Any, condition: Any = None) -> None:
-        self._ops.append(("delete", label, lambda t: t.delete(item, condition=condition)))
-
-    def put(self, label: str, item: Any, condition: Any = None) -> None:
-        self._ops.append(("put", label, lambda t: t.save(item, condition=condition)))
-
-    def update(self, label: str, item: Any, actions: list[Any], condition: Any = None) -> None:
-        self._ops.append(("update", label, lambda t: t.update(item, actions, condition=condition)))
-
-    def commit(self) -> None:
-        """Write every item or none; :class:`Cancelled`, naming the failed conditions, when one failed."""
-        labels = [label for kind in self._KINDS for (k, label, _) in self._ops if k == kind]
-        for attempt in range(_ATTEMPTS):
-            with translated():
-                try:
-                    with TransactWrite(connection=_connection()) as transaction:
-                        for _, _, add in self._ops:
-                            add(transaction)
-                    return
-                except TransactWriteError as e:
-                    reasons = _reasons(e)
-                    failed = frozenset(labels[i] for i, code in enumerate(reasons) if code == "ConditionalCheckFailed")
-                    if failed:
-                        raise Cancelled(failed) from e
-                    if not _RETRYABLE_REASONS.intersection(reasons):
-                        raise
-            # Two transactions touched the same item at once: DynamoDB cancels one; run it again.
-            time.sleep(0.02 * (attempt + 1))
-        raise errors.ServiceUnavailable("Too many concurrent changes to the same items; try again.")
-
-
-def _reasons(error: TransactWriteError) -> list[str | None]:
-    if error.cause_response_code != "TransactionCanceledException":
-        return []
-    return [r.code if r is not None else None for r in (error.cancellation_reasons or [])]
-
-
-def _connection() -> Any:
-    # The tables' own connection: same region and endpoint, and aws.reset() renews it with the models.
-    return Tag._get_connection().connection
 
 
 def _get(model: type[Any], key: str, *, consistent: bool = False) -> Any:
@@ -228,7 +153,7 @@ def github_owner(github_user_id: str) -> str | None:
 def create_user(user: User, token: Token) -> None:
     """Store a new user, its GitHub account claim and its token, together."""
     claim = Claim(github_user_claim(user.github_user_id), owner_id=user.id, created_at=user.created_at)
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.put("github", claim, Claim.key.does_not_exist())
     writes.put("user", user, User.id.does_not_exist())
     writes.put("token", token, Token.token_hash.does_not_exist())
@@ -242,7 +167,7 @@ def create_user(user: User, token: Token) -> None:
 
 def replace_token(user: User, token: Token, now: int) -> None:
     """Make ``token`` the user's only token, as long as the user still has the token it was read with."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.delete("old", Token(user.token_hash))
     writes.put("token", token, Token.token_hash.does_not_exist())
     writes.update(
@@ -293,7 +218,7 @@ def tags_by_ids(tag_ids: list[str]) -> list[Tag]:
 
 def create_tag(tag: Tag) -> None:
     """Store a new tag; TagNameTaken when the user has a tag of that name."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     claim = Claim(tag_name_claim(tag.user_id, tag.name), owner_id=tag.id, created_at=tag.created_at)
     writes.put("claim", claim, Claim.key.does_not_exist())
     writes.put("tag", tag, Tag.id.does_not_exist())
@@ -304,7 +229,7 @@ def rename_tag(tag: Tag, name: str, now: int) -> None:
     """Rename a tag as it was read (and ``tag`` with it); TagNameTaken, or Stale when it changed meanwhile."""
     old_claim, new_claim = tag_name_claim(tag.user_id, tag.name), tag_name_claim(tag.user_id, name)
     unchanged = (Tag.user_id == tag.user_id) & (Tag.name == tag.name)
-    writes = _Transaction()
+    writes = Transaction(Tag)
     if new_claim != old_claim:
         writes.delete("old-claim", Claim(old_claim), Claim.owner_id == tag.id)
         writes.put("claim", Claim(new_claim, owner_id=tag.id, created_at=now), Claim.key.does_not_exist())
@@ -315,7 +240,7 @@ def rename_tag(tag: Tag, name: str, now: int) -> None:
 
 def delete_tag(tag: Tag) -> None:
     """Delete a tag as it was read, with its name claim; Stale when it changed (or went) meanwhile."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.delete("tag", tag, (Tag.user_id == tag.user_id) & (Tag.name == tag.name))
     writes.delete("claim", Claim(tag_name_claim(tag.user_id, tag.name)), Claim.owner_id == tag.id)
     writes.commit()
@@ -342,7 +267,7 @@ def repos_by_ids(repo_ids: list[str]) -> list[Repo]:
 
 def create_repo(repo: Repo) -> None:
     """Store a new repo; RepoTaken when the user has one with that GitHub repo id."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     claim = Claim(repo_claim(repo.user_id, repo.github_repo_id), owner_id=repo.id, created_at=repo.created_at)
     writes.put("claim", claim, Claim.key.does_not_exist())
     writes.put("repo", repo, Repo.id.does_not_exist())
@@ -352,7 +277,7 @@ def create_repo(repo: Repo) -> None:
 def change_repo(repo: Repo, github_repo_id: str, now: int) -> None:
     """Point a repo (as it was read) at another GitHub repo; RepoTaken, or Stale when it changed meanwhile."""
     unchanged = (Repo.user_id == repo.user_id) & (Repo.github_repo_id == repo.github_repo_id)
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.delete("old-claim", Claim(repo_claim(repo.user_id, repo.github_repo_id)), Claim.owner_id == repo.id)
     claim = Claim(repo_claim(repo.user_id, github_repo_id), owner_id=repo.id, created_at=now)
     writes.put("claim", claim, Claim.key.does_not_exist())
@@ -363,7 +288,7 @@ def change_repo(repo: Repo, github_repo_id: str, now: int) -> None:
 
 def delete_repo(repo: Repo) -> None:
     """Delete a repo as it was read, with its claim; Stale when it changed (or went) meanwhile."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.delete("repo", repo, (Repo.user_id == repo.user_id) & (Repo.github_repo_id == repo.github_repo_id))
     writes.delete("claim", Claim(repo_claim(repo.user_id, repo.github_repo_id)), Claim.owner_id == repo.id)
     writes.commit()
@@ -390,7 +315,7 @@ def assocs_of_repo(repo_id: str) -> list[Assoc]:
 
 def create_assoc(assoc: Assoc) -> None:
     """Store an association while its tag and repo exist and belong to its user."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.check("tag", Tag, assoc.tag_id, Tag.user_id == assoc.user_id)
     writes.check("repo", Repo, assoc.repo_id, Repo.user_id == assoc.user_id)
     claim = Claim(assoc_claim(assoc.tag_id, assoc.repo_id), owner_id=assoc.id, created_at=assoc.created_at)
@@ -408,7 +333,7 @@ def create_assoc(assoc: Assoc) -> None:
 
 def delete_assoc(assoc: Assoc) -> None:
     """Delete one association and its claim; UnknownAssociation when it went meanwhile."""
-    writes = _Transaction()
+    writes = Transaction(Tag)
     writes.delete("assoc", assoc, Assoc.user_id == assoc.user_id)
     # Unconditional: the claim is this association's while the association exists, as checked above.
     writes.delete("claim", Claim(assoc_claim(assoc.tag_id, assoc.repo_id)))
@@ -431,7 +356,7 @@ def delete_assocs(assocs: list[Assoc]) -> None:
                 claims.delete(Claim(assoc_claim(assoc.tag_id, assoc.repo_id)))
 
 
-def _commit_claiming(writes: _Transaction, taken: errors.KeyportError) -> None:
+def _commit_claiming(writes: Transaction, taken: errors.KeyportError) -> None:
     """Commit a write that claims a unique value: ``taken`` when only the claim failed, else Stale."""
     try:
         writes.commit()

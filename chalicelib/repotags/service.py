@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib import dynamo
 from chalicelib.crypto import keyed_hash, seal_json
 from chalicelib.errors import BadRequest, ServiceUnavailable
 from chalicelib.repotags import github, repository
@@ -134,7 +135,7 @@ def _register(token: str, token_hash: str, github_user_id: str, now: int) -> str
             stored = repository.get_token(token_hash, consistent=True)
             if stored is not None:
                 return stored.user_id
-        except repository.Stale:
+        except dynamo.Stale:
             # Another new token of this account was stored first. GitHub vouched for this one too, so
             # the request is the user's; that token stays, and this one is stored when it comes back.
             assert user is not None
@@ -257,10 +258,10 @@ def update_tag(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
             return tag_view(tag)
         try:
             repository.rename_tag(tag, name, _now())
-        except repository.Stale:
+        except dynamo.Stale:
             continue  # renamed or deleted meanwhile: read it again
         return tag_view(tag)
-    raise repository.Stale()
+    raise dynamo.Stale()
 
 
 def delete_tag(user_id: str, tag_id: str) -> dict[str, Any]:
@@ -269,12 +270,12 @@ def delete_tag(user_id: str, tag_id: str) -> dict[str, Any]:
         tag = _tag(user_id, tag_id)
         try:
             repository.delete_tag(tag)
-        except repository.Stale:
+        except dynamo.Stale:
             continue
         # No association can name the tag any more (creating one checks the tag): remove those there are.
         repository.delete_assocs(repository.assocs_of_tag(tag.id))
         return tag_view(tag)
-    raise repository.Stale()
+    raise dynamo.Stale()
 
 
 # --- repos ----------------------------------------------------------------------------------------
@@ -344,10 +345,10 @@ def update_repo(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
             return repo_view(repo)
         try:
             repository.change_repo(repo, github_repo_id, _now())
-        except repository.Stale:
+        except dynamo.Stale:
             continue
         return repo_view(repo)
-    raise repository.Stale()
+    raise dynamo.Stale()
 
 
 def delete_repo(user_id: str, repo_id: str) -> dict[str, Any]:
@@ -356,11 +357,11 @@ def delete_repo(user_id: str, repo_id: str) -> dict[str, Any]:
         repo = _repo(user_id, repo_id)
         try:
             repository.delete_repo(repo)
-        except repository.Stale:
+        except dynamo.Stale:
             continue
         repository.delete_assocs(repository.assocs_of_repo(repo.id))
         return repo_view(repo)
-    raise repository.Stale()
+    raise dynamo.Stale()
 
 
 # --- associations ---------------------------------------------------------------------------------
