@@ -72,10 +72,10 @@ def forward(integration_id: str, call: ProxyRequest) -> ProxyResponse:
     payload = open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
     oauth2 = catalog.auth_type(definition) == catalog.OAUTH2
     buffer = service.buffer_ms(definition)
-    if oauth2 and payload.get("refreshToken") and refreshing.is_due(_held(item, payload), now_ms(), buffer):
+    if oauth2 and service.renewable(definition, payload) and refreshing.is_due(_held(item, payload), now_ms(), buffer):
         item, payload = _refresh(item, force=False, buffer=buffer)
     response = _send(definition, item, payload, call)
-    if response.status == 401 and oauth2 and payload.get("refreshToken") and _may_retry(item):
+    if response.status == 401 and oauth2 and service.renewable(definition, payload) and _may_retry(item):
         item, payload = _refresh(item, force=True, buffer=0)
         response = _send(definition, item, payload, call)
     return response

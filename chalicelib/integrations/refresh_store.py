@@ -68,7 +68,11 @@ class AuthenticationStore:
                 "unknown_configuration", "The configuration this authentication was made with was deleted."
             )
         client_id, client_secret = service.client_credentials(configuration)
-        auth: dict[str, Any] = definition["auth"]
+        auth: dict[str, Any] = dict(definition["auth"])
+        params = {"connectParams": dict(item.connect_params or {})}
+        for url in ("tokenURL", "refreshURL"):
+            if url in auth:
+                auth[url] = catalog.fill(auth[url], params)  # e.g. https://${connectParams.shop}.myshopify.com/...
         return auth, client_id, client_secret
 
     def save(self, key: str, lease_id: str, secret: dict[str, Any], expires_at: int | None, now: int) -> Held:

@@ -261,11 +261,18 @@ def _connect_params(body: dict[str, Any]) -> dict[str, str] | None:
     return params
 
 
+def renewable(definition: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Whether new tokens can be had without the user: a refresh token, or a client-credentials grant."""
+    return bool(payload.get("refreshToken")) or definition.get("auth", {}).get("grantType") == "client_credentials"
+
+
 def due_fields(
-    auth_id: str, secret: dict[str, Any], expires_at: int | None, buffer_ms: int
+    auth_id: str, secret: dict[str, Any], expires_at: int | None, buffer_ms: int, *, can_renew: bool | None = None
 ) -> tuple[str | None, int | None]:
     """The sweep index fields of a credential: (shard, due time), or (None, None) when never due."""
-    if expires_at is None or not secret.get("refreshToken"):
+    if can_renew is None:
+        can_renew = bool(secret.get("refreshToken"))
+    if expires_at is None or not can_renew:
         return None, None
     return f"due#{zlib.crc32(auth_id.encode()) % DUE_SHARDS}", expires_at - buffer_ms
 
@@ -282,7 +289,9 @@ def set_payload(item: Authentication, definition: dict[str, Any], payload: dict[
     expires_at = now + expires_in * 1000 if isinstance(expires_in, int) else None
     item.expires_at = expires_at
     item.payload = seal_json(payload, purpose=AUTHENTICATION_PURPOSE, record=item.id)
-    item.due_shard, item.refresh_due_at = due_fields(item.id, payload, expires_at, buffer_ms(definition))
+    item.due_shard, item.refresh_due_at = due_fields(
+        item.id, payload, expires_at, buffer_ms(definition), can_renew=renewable(definition, payload)
+    )
     item.updated_at = now
     item.refresh_error = None
     item.refresh_attempts = 0

@@ -93,6 +93,14 @@ def refresh(auth: dict[str, Any], client_id: str, client_secret: str, refresh_to
     )
 
 
+def client_credentials(auth: dict[str, Any], client_id: str, client_secret: str, scope: Any = None) -> dict[str, Any]:
+    """A new token from the client-credentials grant (such integrations have no refresh token)."""
+    request = {"grant_type": "client_credentials"}
+    if isinstance(scope, str) and scope:
+        request["scope"] = scope
+    return token_request(auth, auth["tokenURL"], client_id, client_secret, request)
+
+
 def _read(text: str, content_type: str) -> dict[str, Any]:
     try:
         value = json.loads(text)

@@ -132,13 +132,16 @@ def _refresh_held(
         store.release(key, lease_id)
         return held
     refresh_token = held.secret.get("refreshToken")
-    if not isinstance(refresh_token, str) or not refresh_token:
-        raise RefreshMissing("This authentication has no refresh token; reconnect it to get a new one.")
     from chalicelib.oauth import oauth2
 
     try:
         auth, client_id, client_secret = store.provider(key, held)
-        token = oauth2.refresh(auth, client_id, client_secret, refresh_token)
+        if isinstance(refresh_token, str) and refresh_token:
+            token = oauth2.refresh(auth, client_id, client_secret, refresh_token)
+        elif auth.get("grantType") == "client_credentials":
+            token = oauth2.client_credentials(auth, client_id, client_secret, held.secret.get("scope"))
+        else:
+            raise RefreshMissing("This authentication has no refresh token; reconnect it to get a new one.")
     except TokenError as e:
         retry_at = None if e.definitive else now + backoff_ms(held.attempts + 1)
         store.fail(key, lease_id, e.as_dict(), retry_at, now)

@@ -329,3 +329,29 @@ def test_the_scheduled_handler_passes_the_lambda_deadline(
     assert result.payload["selected"] == 1
     assert result.payload["left"] == 1
     assert provider.grants("refresh_token") == []
+
+
+def test_client_credentials_authentications_are_renewed_with_their_grant(client: Any, provider: OAuth2Provider) -> None:
+    definition = provider.definition("Machine")
+    definition["auth"]["grantType"] = "client_credentials"
+    del definition["auth"]["authorizationURL"]
+    assert api(client, "PUT", "/api/machine", definition)[0] == 201
+    credentials = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
+    assert api(client, "POST", "/api/machine/configurations", {"credentials": credentials})[0] == 201
+    provider.access_token_lifetime = DUE_LIFETIME
+    page = client.http.get("/auth/machine")
+    assert page.status_code == 200, page.body
+    auth_id = json.loads(page.body.split(b"var message = ")[1].split(b"; var origins")[0])["data"]["authId"]
+    provider.access_token_lifetime = REFRESHED_LIFETIME
+    before = api(client, "GET", f"/api/machine/authentications/{auth_id}")[1]
+    assert "refreshToken" not in before["payload"]
+
+    report = sweep()
+
+    assert (report.selected, report.refreshed, report.failed) == (1, 1, 0)
+    assert len(provider.grants("client_credentials")) == 2
+    assert provider.grants("refresh_token") == []
+    after = api(client, "GET", f"/api/machine/authentications/{auth_id}")[1]
+    assert after["payload"]["accessToken"] != before["payload"]["accessToken"]
+    assert after["payload"]["expiresIn"] == REFRESHED_LIFETIME
+    assert sweep().selected == 0
