@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import requests
 
-from tests.support.moto_stack import atomic_requests
+from tests.support.moto_stack import atomic_requests, connect_flow_models, empty_tables, integrations_aws
 from tests.support.oauth1_provider import OAuth1Provider
 from tests.support.oauth2_provider import BINARY_BODY, OAuth2Provider
 
@@ -97,38 +97,16 @@ def echoed(response: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def keyport_aws() -> Iterator[None]:
-    """moto with the integrations tables (OAuth states included) and the KMS key, made once per module:
-    the root fixture makes every service's tables per test, which costs seconds each time."""
-    from moto import mock_aws
-
-    from chalicelib import aws, catalog, crypto
-    from chalicelib.integrations import models
-    from infra.local.bootstrap import create_key
-
-    pin_settings()
-    with mock_aws():
-        aws.reset()
-        crypto.keyring.clear()
-        for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
-            model.create_table(billing_mode="PAY_PER_REQUEST")
-        create_key()
+    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
+    with integrations_aws(connect_flow_models):
+        pin_settings()
         yield
-    aws.reset()
-    crypto.keyring.clear()
-    catalog.forget_custom()
 
 
 @pytest.fixture
 def aws_env(keyport_aws: None) -> None:
     """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    from chalicelib import catalog
-    from chalicelib.integrations import models
-
-    for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
-        with model.batch_write() as batch:
-            for item in model.scan():
-                batch.delete(item)
-    catalog.forget_custom()
+    empty_tables(connect_flow_models)
     pin_settings()
 
 

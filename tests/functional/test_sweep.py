@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from bench.calls import counting_aws_calls
-from tests.support.moto_stack import atomic_requests
+from tests.support.moto_stack import atomic_requests, empty_tables, integrations_aws, sweep_models
 from tests.support.oauth2_provider import OAuth2Provider
 
 CALLBACK = "https://localhost/auth/callback"
@@ -30,40 +30,16 @@ PLENTY: Callable[[], int] = lambda: 900_000  # noqa: E731  (a Lambda with 15 min
 
 @pytest.fixture(scope="module")
 def keyport_aws() -> Iterator[None]:
-    """moto with the tables the sweep reads (integrations, and the broker's connections) and the KMS key,
-    made once per module: the root fixture makes every service's tables per test, costing seconds."""
-    from moto import mock_aws
-
-    from chalicelib import aws, catalog, crypto
-    from chalicelib.broker.models import Connection
-    from chalicelib.integrations import models
-    from infra.local.bootstrap import create_key
-
-    pin_settings()
-    with mock_aws():
-        aws.reset()
-        crypto.keyring.clear()
-        for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
-            model.create_table(billing_mode="PAY_PER_REQUEST")
-        Connection.create_table(billing_mode="PAY_PER_REQUEST")  # the broker's due index, which the sweep reads
-        create_key()
+    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
+    with integrations_aws(sweep_models):
+        pin_settings()
         yield
-    aws.reset()
-    crypto.keyring.clear()
-    catalog.forget_custom()
 
 
 @pytest.fixture
 def aws_env(keyport_aws: None) -> None:
     """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    from chalicelib import catalog
-    from chalicelib.integrations import models
-
-    for model in (models.CustomIntegration, models.Configuration, models.Authentication, models.OAuthState):
-        with model.batch_write() as batch:
-            for item in model.scan():
-                batch.delete(item)
-    catalog.forget_custom()
+    empty_tables(sweep_models)
     pin_settings()
 
 

@@ -9,9 +9,11 @@ test runs inside it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+Models = Callable[[], list[Any]]
 
 
 def integration_models() -> list[Any]:
@@ -21,9 +23,23 @@ def integration_models() -> list[Any]:
     return [CustomIntegration, Configuration, Authentication]
 
 
+def connect_flow_models() -> list[Any]:
+    """The REST API's tables plus the connect flow's OAuth states."""
+    from chalicelib.integrations.models import OAuthState
+
+    return [*integration_models(), OAuthState]
+
+
+def sweep_models() -> list[Any]:
+    """The connect flow's tables plus the broker's connections, whose due index the sweep reads too."""
+    from chalicelib.broker.models import Connection
+
+    return [*connect_flow_models(), Connection]
+
+
 @contextmanager
-def integrations_aws() -> Iterator[None]:
-    """moto with the integrations tables and Keyport's KMS key, for as long as the block runs."""
+def integrations_aws(models: Models = integration_models) -> Iterator[None]:
+    """moto with the integrations tables (or ``models``) and Keyport's KMS key, while the block runs."""
     from moto import mock_aws
 
     from chalicelib import aws, catalog, crypto
@@ -36,7 +52,7 @@ def integrations_aws() -> Iterator[None]:
     with mock_aws():
         aws.reset()
         crypto.keyring.clear()
-        for model in integration_models():
+        for model in models():
             model.create_table(billing_mode="PAY_PER_REQUEST")  # moto tables are usable at once
         create_key()
         try:
@@ -47,16 +63,14 @@ def integrations_aws() -> Iterator[None]:
             catalog.forget_custom()
 
 
-def empty_tables() -> None:
-    """Delete every item of the integrations tables and forget what the process cached about them."""
-    from chalicelib import aws, catalog, crypto
+def empty_tables(models: Models = integration_models) -> None:
+    """Delete every item of the integrations tables (or ``models``) and forget what the process cached."""
+    from chalicelib import catalog, crypto
 
-    dynamodb = aws.client("dynamodb")
-    for model in integration_models():
-        table = model.Meta.table_name
-        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ProjectionExpression="id"):
-            for item in page.get("Items", []):
-                dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
+    for model in models():
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
     catalog.forget_custom()
     crypto.keyring.clear()
 
