@@ -20,6 +20,7 @@ from chalicelib.errors import BadGateway, BadRequest
 from chalicelib.http import now_ms
 from chalicelib.integrations import repository, service
 from chalicelib.integrations.models import Authentication
+from chalicelib.integrations.refresh_store import AuthenticationStore, held
 from chalicelib.oauth import refresh as refreshing
 from chalicelib.settings import get_settings
 
@@ -72,7 +73,7 @@ def forward(integration_id: str, call: ProxyRequest) -> ProxyResponse:
     payload = open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
     oauth2 = catalog.auth_type(definition) == catalog.OAUTH2
     buffer = service.buffer_ms(definition)
-    if oauth2 and service.renewable(definition, payload) and refreshing.is_due(_held(item, payload), now_ms(), buffer):
+    if oauth2 and service.renewable(definition, payload) and refreshing.is_due(held(item, payload), now_ms(), buffer):
         item, payload = _refresh(item, force=False, buffer=buffer)
     response = _send(definition, item, payload, call)
     if response.status == 401 and oauth2 and service.renewable(definition, payload) and _may_retry(item):
@@ -96,21 +97,7 @@ def _authentication(integration_id: str, auth_id: str) -> Authentication:
     return item
 
 
-def _held(item: Authentication, payload: dict[str, Any]) -> refreshing.Held:
-    return refreshing.Held(
-        updated_at=int(item.updated_at),
-        expires_at=int(item.expires_at) if item.expires_at is not None else None,
-        secret=payload,
-        needs_reconnect=bool(item.needs_reconnect),
-        attempts=int(item.refresh_attempts or 0),
-        next_attempt_at=int(item.next_attempt_at) if item.next_attempt_at is not None else None,
-        record=item,
-    )
-
-
 def _refresh(item: Authentication, *, force: bool, buffer: int) -> tuple[Authentication, dict[str, Any]]:
-    from chalicelib.integrations.refresh_store import AuthenticationStore
-
     try:
         held = refreshing.refresh(
             AuthenticationStore(), item.id, force=force, seen_updated_at=int(item.updated_at), buffer_ms=buffer

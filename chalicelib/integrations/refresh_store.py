@@ -17,12 +17,14 @@ from chalicelib.oauth.oauth2 import TokenError
 from chalicelib.oauth.refresh import Held, RefreshBusy
 
 
-def held(item: Authentication) -> Held:
-    """An authentication as the refresh function sees it."""
+def held(item: Authentication, payload: dict[str, Any] | None = None) -> Held:
+    """An authentication as the refresh function sees it (``payload``: already opened by the caller)."""
+    if payload is None:
+        payload = open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
     return Held(
         updated_at=int(item.updated_at),
         expires_at=int(item.expires_at) if item.expires_at is not None else None,
-        secret=open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id),
+        secret=payload,
         needs_reconnect=bool(item.needs_reconnect),
         attempts=int(item.refresh_attempts or 0),
         next_attempt_at=int(item.next_attempt_at) if item.next_attempt_at is not None else None,

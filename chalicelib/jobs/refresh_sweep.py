@@ -116,7 +116,7 @@ def _refresh_one(store: refreshing.Store, key: str, buffer_ms: int) -> str:
     except refreshing.RefreshFailed:
         return "failed"
     except KeyportError as e:
-        log.warning("refresh of one credential did not run: %s", e.error_code)
+        log.warning("a scheduled refresh did not run: %s", e.error_code)
         return "failed"
     return "refreshed" if held.refreshed else "skipped"
 
