@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bench import broker_fetch, cold_start, sweep, warm_get
+from bench import broker_fetch, cold_start, first_request, sweep, warm_get
 
 
 def main() -> None:
     cold_start.main()
+    print()
+    first_request.main()
     print()
     warm_get.main()
     sweep.main()
