@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
+from aiohttp.http_exceptions import LineTooLong
 from chalice.app import (
     BaseLambdaHandler,
     Chalice,
@@ -44,7 +45,9 @@ from chalice.app import (
 from multidict import CIMultiDict
 
 __all__ = [
+    "MAX_HEADER_BYTES",
     "MAX_REQUEST_BODY",
+    "MAX_URL_LENGTH",
     "FakeLambdaContext",
     "GatewayThread",
     "LocalGateway",
@@ -62,6 +65,16 @@ MAX_REQUEST_BODY = 10 * 1024 * 1024
 MAX_WEBSOCKET_MESSAGE = 128 * 1024
 #: Lambda's synchronous Invoke payload limit (request and response).
 MAX_SYNC_INVOKE_PAYLOAD = 6 * 1024 * 1024
+#: API Gateway's URL length limit for an edge-optimized REST API (Chalice's default endpoint type); here
+#: the request target (path and query string) is measured. Longer → 414 {"message": "Request-URI Too Long"}.
+MAX_URL_LENGTH = 8192
+#: API Gateway's limit on the request line and header values together. Larger → 431.
+MAX_HEADER_BYTES = 10240
+# What aiohttp's parser itself accepts: well above the limits above, so that the gateway measures them and
+# answers in JSON. Beyond these the parser gives up and the protocol below answers (also in JSON).
+_PARSER_MAX_LINE = 64 * 1024
+_PARSER_MAX_FIELD = 64 * 1024 - 1  # differs from _PARSER_MAX_LINE: tells a long request line from a long header
+_PARSER_MAX_HEADERS = MAX_HEADER_BYTES // 4
 
 DEFAULT_ACCOUNT_ID = "123456789012"
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -202,6 +215,63 @@ def _json_response(status: int, payload: Any, *, error_type: str | None = None) 
     return web.Response(status=status, body=json.dumps(payload).encode(), headers=headers)
 
 
+# API Gateway's own errors are JSON {"message": ...}; these are the ones for requests it refuses before routing.
+_URI_TOO_LONG = (414, "Request-URI Too Long")
+_HEADERS_TOO_LARGE = (431, "Request Header Fields Too Large")
+_BAD_REQUEST = (400, "Bad Request")
+
+
+def _limit_error(request: web.BaseRequest) -> tuple[int, str] | None:
+    """API Gateway's refusal of a request over its URL or header limits, or None."""
+    target = request.raw_path
+    if len(target) > MAX_URL_LENGTH:
+        return _URI_TOO_LONG
+    request_line = len(request.method) + len(target) + len("  HTTP/1.1")
+    if request_line + sum(len(value) for value in request.headers.values()) > MAX_HEADER_BYTES:
+        return _HEADERS_TOO_LARGE
+    return None
+
+
+def _parse_error(exc: BaseException | None) -> tuple[int, str]:
+    """The status and message for a request aiohttp could not parse."""
+    if isinstance(exc, LineTooLong):
+        return _URI_TOO_LONG if exc.args[1] == _PARSER_MAX_LINE else _HEADERS_TOO_LARGE
+    if exc is not None and "Too many headers" in str(exc):  # aiohttp raises a bare BadHttpMessage for it
+        return _HEADERS_TOO_LARGE
+    return _BAD_REQUEST
+
+
+class _GatewayProtocol(web.RequestHandler):
+    """aiohttp's HTTP protocol, answering requests it cannot parse in API Gateway's JSON, not plain text."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's own handler logs the offending line, which may hold a query string or a header value.
+        if request.writer.output_size > 0:
+            raise ConnectionError("the response has already started")
+        if status >= 500:
+            status, text = 500, "Internal server error"
+            log.error("local gateway protocol error: %s", type(exc).__name__)
+        else:
+            status, text = _parse_error(exc)
+            log.info("unparseable request refused: %d (%s)", status, type(exc).__name__)
+        response = _json_response(status, {"message": text})
+        response.force_close()
+        return response
+
+
+class _GatewayServer(web.Server):
+    """aiohttp's low-level server speaking :class:`_GatewayProtocol`."""
+
+    def __call__(self) -> web.RequestHandler:
+        return _GatewayProtocol(self, loop=self._loop, **self._kwargs)
+
+
 def _region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
@@ -295,7 +365,7 @@ class LocalGateway:
         self._lock = threading.Lock()
         self._max_workers = max_workers
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._connections: dict[str, _Connection] = {}
@@ -335,16 +405,33 @@ class LocalGateway:
         api._client = None
 
     def make_app(self) -> web.Application:
+        """The gateway as an aiohttp application, to mount elsewhere (``start()`` serves it on its own)."""
         application = web.Application(client_max_size=MAX_REQUEST_BODY)
-        application.router.add_route("*", "/{tail:.*}", self._handle)
+        application.router.add_route("*", r"/{tail:[\s\S]*}", self._handle)  # any path, newlines included
         return application
+
+    @staticmethod
+    def _make_request(
+        message: Any, payload: Any, protocol: web.RequestHandler, writer: Any, task: asyncio.Task[None]
+    ) -> web.BaseRequest:
+        return web.BaseRequest(
+            message, payload, protocol, writer, task, task.get_loop(), client_max_size=MAX_REQUEST_BODY
+        )
 
     async def start(self) -> None:
         """Listen on ``host:port`` (``self.port`` then holds the real port) and start the schedules."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._executor = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="local-gateway")
-        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        server = _GatewayServer(
+            self._handle,
+            request_factory=self._make_request,
+            access_log=None,
+            max_line_size=_PARSER_MAX_LINE,
+            max_field_size=_PARSER_MAX_FIELD,
+            max_headers=_PARSER_MAX_HEADERS,
+        )
+        self._runner = web.ServerRunner(server)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -445,7 +532,7 @@ class LocalGateway:
 
     # ---- HTTP entry point --------------------------------------------------------------------------
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         started = time.perf_counter()
         status = 500
         try:
@@ -462,7 +549,10 @@ class LocalGateway:
             elapsed = (time.perf_counter() - started) * 1000
             log.info("%s %s %d %.1fms", request.method, request.path, status, elapsed)
 
-    async def _route(self, request: web.Request) -> web.StreamResponse:
+    async def _route(self, request: web.BaseRequest) -> web.StreamResponse:
+        refused = _limit_error(request)
+        if refused is not None:
+            return _json_response(refused[0], {"message": refused[1]})
         if self._is_websocket(request):
             return await self._handle_websocket(request)
         path = request.path
@@ -474,7 +564,7 @@ class LocalGateway:
             return await self._handle_invoke(request, unquote(found.group("name")))
         return await self._handle_rest(request)
 
-    def _is_websocket(self, request: web.Request) -> bool:
+    def _is_websocket(self, request: web.BaseRequest) -> bool:
         return (
             request.method == "GET"
             and request.headers.get("Upgrade", "").lower() == "websocket"
@@ -483,7 +573,7 @@ class LocalGateway:
 
     # ---- REST API ------------------------------------------------------------------------------------
 
-    async def _read_body(self, request: web.Request) -> bytes | None:
+    async def _read_body(self, request: web.BaseRequest) -> bytes | None:
         if request.content_length is not None and request.content_length > MAX_REQUEST_BODY:
             return None
         try:
@@ -491,7 +581,7 @@ class LocalGateway:
         except web.HTTPRequestEntityTooLarge:
             return None
 
-    async def _handle_rest(self, request: web.Request) -> web.StreamResponse:
+    async def _handle_rest(self, request: web.BaseRequest) -> web.StreamResponse:
         body = await self._read_body(request)
         if body is None:
             return _json_response(413, {"message": "Request Too Long"})
@@ -528,7 +618,7 @@ class LocalGateway:
             headers[name] = value
         return web.Response(status=200, body=b"", headers=headers)
 
-    def _headers(self, request: web.Request) -> tuple[dict[str, str], dict[str, list[str]]]:
+    def _headers(self, request: web.BaseRequest) -> tuple[dict[str, str], dict[str, list[str]]]:
         """(last value per name, every value per name); names keep the client's spelling."""
         spelling: dict[str, str] = {}
         single: dict[str, str] = {}
@@ -540,7 +630,7 @@ class LocalGateway:
         return single, multi
 
     def _add_forwarding_headers(
-        self, request: web.Request, single: dict[str, str], multi: dict[str, list[str]]
+        self, request: web.BaseRequest, single: dict[str, str], multi: dict[str, list[str]]
     ) -> None:
         lowered = {k.lower(): k for k in single}
         remote = request.remote or "127.0.0.1"
@@ -562,7 +652,7 @@ class LocalGateway:
                 multi[name] = [value]
 
     @staticmethod
-    def _query(request: web.Request) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    def _query(request: web.BaseRequest) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
         single: dict[str, str] = {}
         multi: dict[str, list[str]] = {}
         for name, value in request.query.items():
@@ -570,7 +660,7 @@ class LocalGateway:
             multi.setdefault(name, []).append(value)
         return (single or None), (multi or None)
 
-    def _identity(self, request: web.Request) -> dict[str, Any]:
+    def _identity(self, request: web.BaseRequest) -> dict[str, Any]:
         return {
             "cognitoIdentityPoolId": None,
             "accountId": None,
@@ -587,7 +677,7 @@ class LocalGateway:
             "accessKey": None,
         }
 
-    def _encode_body(self, request: web.Request, body: bytes) -> tuple[str | None, bool]:
+    def _encode_body(self, request: web.BaseRequest, body: bytes) -> tuple[str | None, bool]:
         if not body:
             return None, False
         if content_type_matches(request.headers.get("Content-Type", ""), self.app.api.binary_types):
@@ -597,7 +687,9 @@ class LocalGateway:
         except UnicodeDecodeError:
             return base64.b64encode(body).decode("ascii"), True
 
-    def _rest_event(self, request: web.Request, resource: str, params: dict[str, str], body: bytes) -> dict[str, Any]:
+    def _rest_event(
+        self, request: web.BaseRequest, resource: str, params: dict[str, str], body: bytes
+    ) -> dict[str, Any]:
         headers, multi_headers = self._headers(request)
         self._add_forwarding_headers(request, headers, multi_headers)
         query, multi_query = self._query(request)
@@ -679,7 +771,7 @@ class LocalGateway:
     def _ws_identity(source_ip: str, user_agent: str) -> dict[str, Any]:
         return {"sourceIp": source_ip, "userAgent": user_agent}
 
-    async def _handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    async def _handle_websocket(self, request: web.BaseRequest) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_WEBSOCKET_MESSAGE)
         if not ws.can_prepare(request).ok:
             return _json_response(400, {"message": "Bad websocket upgrade request"})
@@ -817,7 +909,7 @@ class LocalGateway:
 
     # ---- management API (no app lock) ---------------------------------------------------------------
 
-    async def _handle_management(self, request: web.Request, conn_id: str) -> web.StreamResponse:
+    async def _handle_management(self, request: web.BaseRequest, conn_id: str) -> web.StreamResponse:
         conn = self._connections.get(conn_id)
         if request.method == "POST":
             data = await self._read_body(request)
@@ -874,7 +966,7 @@ class LocalGateway:
                     return candidate
         return None
 
-    async def _handle_invoke(self, request: web.Request, function_name: str) -> web.StreamResponse:
+    async def _handle_invoke(self, request: web.BaseRequest, function_name: str) -> web.StreamResponse:
         name = self.resolve_function(function_name)
         if name is None or self._handler_for(name) is None:
             arn = f"arn:aws:lambda:{_region()}:{self.account_id}:function:{function_name}"

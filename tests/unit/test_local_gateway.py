@@ -7,6 +7,7 @@ import base64
 import http.client
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,9 @@ from chalice import Chalice, Rate, Response
 from chalice.app import Cron, WebsocketDisconnectedError, WebsocketEvent, _matches_content_type
 
 from infra.local.gateway import (
+    MAX_HEADER_BYTES,
     MAX_REQUEST_BODY,
+    MAX_URL_LENGTH,
     GatewayThread,
     LocalGateway,
     content_type_matches,
@@ -432,6 +435,74 @@ def test_request_too_long(gw: GatewayThread) -> None:
     )
     assert r.status_code == 413
     assert r.json() == {"message": "Request Too Long"}
+
+
+def _raw(gw: GatewayThread, data: bytes) -> tuple[int, str, bytes]:
+    """Send ``data`` as it is (no client would send most of it) and read one response."""
+    host, port = urlsplit(gw.url).netloc.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(data)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, response.getheader("Content-Type", ""), response.read()
+
+
+def _get(target: bytes, headers: bytes = b"") -> bytes:
+    return b"GET " + target + b" HTTP/1.1\r\nHost: local\r\n" + headers + b"\r\n"
+
+
+def test_control_characters_and_odd_escapes_in_the_path_reach_the_app(gw: GatewayThread) -> None:
+    for escaped, decoded in [("%0A", "\n"), ("%0D", "\r"), ("%00", "\x00"), ("%zz", "%zz"), ("%E9", "\ufffd")]:
+        status, content_type, body = _raw(gw, _get(f"/items/{escaped}".encode()))
+        assert (status, content_type) == (200, "application/json"), escaped
+        assert json.loads(body) == {"route": "variable", "id": decoded}, escaped
+    status, _, body = _raw(gw, _get(b"/does/not/%0A"))
+    assert (status, json.loads(body)) == (403, {"message": "Missing Authentication Token"})
+
+
+def test_url_over_api_gateways_limit_is_414_in_json(gw: GatewayThread) -> None:
+    longest = b"/items/" + b"a" * (MAX_URL_LENGTH - len("/items/"))
+    status, _, body = _raw(gw, _get(longest))
+    assert status == 200
+    assert json.loads(body)["route"] == "variable"
+    for target in (longest + b"a", b"/items/x?q=" + b"a" * MAX_URL_LENGTH, b"/" + b"a" * 100_000):
+        status, content_type, body = _raw(gw, _get(target))
+        assert (status, content_type) == (414, "application/json")
+        assert json.loads(body) == {"message": "Request-URI Too Long"}
+
+
+def test_headers_over_api_gateways_limit_are_431_in_json(gw: GatewayThread) -> None:
+    assert _raw(gw, _get(b"/", b"X-Big: " + b"a" * (MAX_HEADER_BYTES - 100) + b"\r\n"))[0] == 200
+    too_large = [
+        b"X-Big: " + b"a" * MAX_HEADER_BYTES + b"\r\n",
+        b"X-Big: " + b"a" * 100_000 + b"\r\n",
+        b"".join(b"X-H%d: a\r\n" % i for i in range(5000)),
+    ]
+    for headers in too_large:
+        status, content_type, body = _raw(gw, _get(b"/", headers))
+        assert (status, content_type) == (431, "application/json")
+        assert json.loads(body) == {"message": "Request Header Fields Too Large"}
+
+
+def test_malformed_requests_are_400_in_json_and_nothing_of_them_is_logged(
+    gw: GatewayThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    malformed = [
+        b"GARBAGE\r\n\r\n",
+        b"G(T / HTTP/1.1\r\nHost: local\r\n\r\n",
+        b"GET / HTTP/9.9\r\nHost: local\r\n\r\n",
+        b"GET /a\x01b?token=s3cr3t-query HTTP/1.1\r\nHost: local\r\n\r\n",
+        _get(b"/", b"Authorization s3cr3t-header\r\n"),
+        b"POST /echo HTTP/1.1\r\nHost: local\r\nContent-Length: s3cr3t\r\n\r\n",
+    ]
+    for data in malformed:
+        status, content_type, body = _raw(gw, data)
+        assert (status, content_type) == (400, "application/json"), data
+        assert json.loads(body) == {"message": "Bad Request"}
+    assert _raw(gw, _get(b"/", b"Authorization: Bearer s3cr3t-long" + b"a" * 100_000 + b"\r\n"))[0] == 431
+    assert "s3cr3t" not in caplog.text
+    assert requests.get(gw.url + "/", timeout=5).json() == {"hello": "world"}  # still serving
 
 
 def test_lambda_context(gw: GatewayThread) -> None:
