@@ -15,7 +15,7 @@ from typing import Any
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, WebsocketEvent
 
 from chalicelib import errors
-from chalicelib.http import json_response, raw_body
+from chalicelib.http import json_response, raw_body, require_unicode_parameters
 
 app = Chalice(app_name="keyport")
 # Every body is binary-safe: the proxy passes arbitrary bytes, so API Gateway hands bodies over in base64.
@@ -43,6 +43,7 @@ def error_boundary(request: Request, get_response: Callable[[Request], Response]
     try:
         if request.raw_body:
             raw_body(request)  # refuses oversized bodies before any route reads them
+        require_unicode_parameters(request)  # path and query text that no table, log or answer can hold
         response = get_response(request)
     except errors.KeyportError as e:
         if e.status >= 500:

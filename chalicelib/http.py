@@ -5,7 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from chalice.app import Request, Response
@@ -14,6 +18,17 @@ from chalicelib.errors import BadRequest, InvalidJSON, PayloadTooLarge, Unsuppor
 from chalicelib.settings import get_settings
 
 JSON_TYPES = ("application/json",)
+
+# Limits of every JSON request body (and cursor), documented in README.md ("Limits"). Values outside them
+# are answered as malformed JSON, in each service's own error body, before anything is read or written.
+MAX_JSON_DEPTH = 64  # arrays and objects nested in each other
+MAX_NUMBER_LENGTH = 1000  # characters of one number literal (Python refuses int <-> str beyond 4,300 digits)
+
+# Ids in paths and queries: ASCII digits only, at most 19, at most 2**63 - 1 (a signed 64-bit integer, well
+# within what a DynamoDB Number holds exactly).
+MAX_ID = 2**63 - 1
+_ID = re.compile(r"[0-9]{1,19}")
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def is_json_type(content_type: str) -> bool:
@@ -42,8 +57,8 @@ def json_body(request: Request, *, required: bool = True) -> Any:
     if content_type and not is_json_type(content_type):
         raise UnsupportedMediaType(f"Expected Content-Type application/json, got {content_type.split(';')[0]}.")
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+        return parse_json(data)
+    except ValueError as e:  # json.JSONDecodeError (limits included) and UnicodeDecodeError
         raise InvalidJSON(f"The request body is not valid JSON: {_json_error(e)}") from e
 
 
@@ -61,6 +76,144 @@ def _json_error(error: Exception) -> str:
     if isinstance(error, json.JSONDecodeError):
         return f"{error.msg} at line {error.lineno} column {error.colno}"
     return "it is not UTF-8 text"
+
+
+class JSONLimitError(json.JSONDecodeError):
+    """Well-formed JSON beyond one of the documented limits.
+
+    A :class:`json.JSONDecodeError` (with the offset of the problem), so every caller that answers
+    malformed JSON answers this the same way, in its service's error body.
+    """
+
+
+class JSONTooDeep(JSONLimitError):
+    """Arrays and objects nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+# A string (closing quote optional, so an unterminated one runs to the end), or a bracket.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_BRACKET = re.compile(r"[\[{\]}]")
+_STRUCTURE = re.compile(f"{_STRING.pattern}|{_BRACKET.pattern}", re.S)
+_DEPTH = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+# Every escape in order (so an escaped backslash is skipped): a high surrogate with the low one that must
+# follow it, a low surrogate on its own, or any other escape.
+_ESCAPE = re.compile(
+    r"\\(?:u(?P<high>[dD][89abAB][0-9a-fA-F]{2})(?P<low>\\u[dD][c-fC-F][0-9a-fA-F]{2})?"
+    r"|u(?P<lone>[dD][c-fC-F][0-9a-fA-F]{2})|.)",
+    re.S,
+)
+
+
+def parse_json(data: bytes | str, *, number: Callable[[str], Any] | None = None) -> Any:
+    """JSON text from a request, within the limits; the one parser every service reads requests with.
+
+    Bytes must be UTF-8 (a leading byte order mark is ignored). Refused, without recursion and before
+    parsing: nesting deeper than :data:`MAX_JSON_DEPTH` and strings that are not valid Unicode (an
+    unpaired surrogate escape such as ``"\\ud800"``, in keys as in values). Refused while parsing:
+    ``NaN`` and ``Infinity`` (not JSON), number literals longer than :data:`MAX_NUMBER_LENGTH` and, unless
+    ``number`` is given, numbers beyond the range of a float (``1e400``). ``number`` receives every number
+    literal (after the length check) instead of ``int``/``float``: the entity store keeps them as written.
+    Raises :class:`json.JSONDecodeError` (:class:`JSONLimitError` for a limit) or :class:`UnicodeDecodeError`.
+    """
+    if isinstance(data, bytes | bytearray):
+        text = data.decode("utf-8")  # strict: UTF-8 cannot encode a surrogate, so none comes from here
+    elif not is_unicode(data):
+        raise JSONLimitError("Text must be valid Unicode (no unpaired surrogate)", data, _first_surrogate(data))
+    else:
+        text = data
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    _check_depth(text)
+    _check_unicode(text)
+
+    hooks = _Numbers(text, number)
+    if number is not None:
+        return json.loads(text, parse_int=hooks.exact, parse_float=hooks.exact, parse_constant=hooks.constant)
+    # A text no longer than the limit cannot hold a literal beyond it: int's fast path is kept for it.
+    integer = hooks.integer if len(text) > MAX_NUMBER_LENGTH else None
+    return json.loads(text, parse_int=integer, parse_float=hooks.real, parse_constant=hooks.constant)
+
+
+class _Numbers:
+    """The number and constant hooks of :func:`json.loads` for one text, refusing what is beyond the limits."""
+
+    def __init__(self, text: str, convert: Callable[[str], Any] | None) -> None:
+        self.text = text
+        self.convert = convert
+
+    def _refuse(self, message: str, literal: str) -> JSONLimitError:
+        return JSONLimitError(message, self.text, max(self.text.find(literal), 0))
+
+    def integer(self, value: str) -> int:
+        if len(value) > MAX_NUMBER_LENGTH:
+            raise self._refuse(f"Numbers can be at most {MAX_NUMBER_LENGTH} characters long", value)
+        return int(value)
+
+    def real(self, value: str) -> float:
+        if len(value) > MAX_NUMBER_LENGTH:
+            raise self._refuse(f"Numbers can be at most {MAX_NUMBER_LENGTH} characters long", value)
+        parsed = float(value)
+        if math.isinf(parsed):
+            raise self._refuse("Numbers must be within the range of a double", value)
+        return parsed
+
+    def exact(self, value: str) -> Any:
+        if len(value) > MAX_NUMBER_LENGTH:
+            raise self._refuse(f"Numbers can be at most {MAX_NUMBER_LENGTH} characters long", value)
+        assert self.convert is not None
+        return self.convert(value)
+
+    def constant(self, name: str) -> Any:
+        raise json.JSONDecodeError(f"{name} is not JSON", self.text, max(self.text.find(name), 0))
+
+
+def _check_depth(text: str) -> None:
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return  # cannot be too deep: skips the scan for nearly every body
+    # Strings removed, the brackets' running total is the depth; map, accumulate and max run in C.
+    brackets = _BRACKET.findall(_STRING.sub("", text))
+    if max(accumulate(map(_DEPTH.__getitem__, brackets)), default=0) <= MAX_JSON_DEPTH:
+        return
+    depth, position = 0, 0
+    for match in _STRUCTURE.finditer(text):  # again, for the offset of the first bracket too deep
+        depth += _DEPTH.get(match.group(), 0)
+        if depth > MAX_JSON_DEPTH:
+            position = match.start()
+            break
+    raise JSONTooDeep(f"Arrays and objects can be nested at most {MAX_JSON_DEPTH} levels deep", text, position)
+
+
+def _first_surrogate(text: str) -> int:
+    return next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
+
+
+def _check_unicode(text: str) -> None:
+    if _SURROGATE_ESCAPE.search(text) is None:
+        return
+    for match in _ESCAPE.finditer(text):
+        if (match.group("high") and not match.group("low")) or match.group("lone"):
+            raise JSONLimitError("Text must be valid Unicode (no unpaired surrogate escape)", text, match.start())
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no unpaired surrogate), so it can be stored and sent as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def require_unicode_parameters(request: Request) -> None:
+    """400 when a path or query parameter is not valid Unicode text.
+
+    API Gateway percent-decodes paths and queries, and an event can carry unpaired surrogates that no
+    table, log line or response can hold; they are refused before any route reads them.
+    """
+    pairs = [*(request.uri_params or {}).items(), *query_pairs(request)]
+    if not all(is_unicode(name) and is_unicode(value) for name, value in pairs):
+        raise BadRequest("Path and query parameters must be valid Unicode text.", code="invalid_unicode")
 
 
 def query(request: Request, name: str) -> str | None:
@@ -85,15 +238,36 @@ def query_dict(request: Request) -> dict[str, str]:
     return dict(query_pairs(request))
 
 
+def parse_id(text: Any) -> int | None:
+    """The number an id in a path or query is written as, or None when it is not one.
+
+    An id is 1 to 19 ASCII digits (leading zeros allowed) worth at most :data:`MAX_ID`. Not ``str.isdigit``
+    and ``int``: those take ``²`` and ``١٢`` as digits, and ``int`` refuses more than 4,300 of them.
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int):
+        return None
+    text = str(text)
+    if not _ID.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
+
+
+def parse_integer(text: str) -> int | None:
+    """A signed integer from a path or query (``-``, then 1 to 19 ASCII digits), or None."""
+    if not _INTEGER.fullmatch(text):
+        return None
+    return int(text)
+
+
 def int_query(request: Request, name: str, default: int, *, minimum: int, maximum: int) -> int:
     """An integer query parameter within bounds; 400 otherwise."""
     raw = query(request, name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise BadRequest(f"Query parameter '{name}' must be an integer.", code="invalid_query") from e
+    value = parse_integer(raw)
+    if value is None:
+        raise BadRequest(f"Query parameter '{name}' must be an integer.", code="invalid_query")
     if not minimum <= value <= maximum:
         raise BadRequest(f"Query parameter '{name}' must be between {minimum} and {maximum}.", code="invalid_query")
     return value
@@ -108,8 +282,8 @@ def decode_cursor(cursor: str, fields: dict[str, type]) -> dict[str, Any]:
     """The position in a cursor made by :func:`encode_cursor`, checked field by field; 400 otherwise."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        position = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as e:
+        position = parse_json(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error) as e:  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
         raise BadRequest("The cursor is not valid.", code="invalid_cursor") from e
     if not isinstance(position, dict) or set(position) != set(fields):
         raise BadRequest("The cursor is not valid.", code="invalid_cursor")

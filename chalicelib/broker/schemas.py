@@ -18,7 +18,7 @@ from chalice.app import Request
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, ValidationError
 
 from chalicelib.errors import ValidationFailed
-from chalicelib.http import is_json_type, raw_body
+from chalicelib.http import is_json_type, parse_json, raw_body
 
 _CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _UUID = TypeAdapter(uuid.UUID)
@@ -66,7 +66,8 @@ _NOT_AN_OBJECT = "Input should be a valid dictionary or object to extract fields
 
 def json_body(request: Request) -> Any:
     """The body as FastAPI reads it: JSON (422 ``json_invalid`` at once when malformed), :data:`MISSING`
-    when empty, the raw bytes for another content type (then refused by :func:`validate`)."""
+    when empty, the raw bytes for another content type (then refused by :func:`validate`). JSON beyond the
+    limits every service shares (:func:`chalicelib.http.parse_json`) is ``json_invalid`` too."""
     data = raw_body(request)
     if not data:
         return MISSING
@@ -74,7 +75,7 @@ def json_body(request: Request) -> Any:
     if content_type and not is_json_type(content_type):
         return data
     try:
-        return json.loads(data)
+        return parse_json(data)
     except json.JSONDecodeError as e:
         raise ValidationFailed(details=[error("json_invalid", ["body", e.pos], "JSON decode error")]) from e
     except UnicodeDecodeError as e:

@@ -2,8 +2,10 @@
 
 Entity fields are stored as JSON text. Numbers are parsed into :class:`Number`, a ``str`` holding the
 literal (``0.1``, ``1.10``, ``12345678901234567890``, ``1e400``), and written back unchanged, so no value
-ever passes through a float. Strings must be valid Unicode: a lone surrogate (``"\\ud800"``) cannot be
-stored as UTF-8 and is refused.
+ever passes through a float. Requests are read by the parser every service shares
+(:func:`chalicelib.http.parse_json`), with its limits: nesting depth, number length, valid Unicode (a lone
+surrogate such as ``"\\ud800"`` cannot be stored as UTF-8). Stored documents are read back by :func:`stored`,
+which never converts a number, so every stored entity reads back, whatever it holds.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from chalicelib.errors import BadRequest, InvalidJSON
+from chalicelib.http import MAX_JSON_DEPTH, JSONTooDeep, parse_json
 
-MAX_DEPTH = 64
+MAX_DEPTH = MAX_JSON_DEPTH
 
 
 class Number(str):
@@ -33,18 +36,21 @@ def _refuse_constant(name: str) -> Any:
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse JSON text, numbers kept as :class:`Number`; 400 when it is not JSON."""
+    """Parse request JSON within the shared limits, numbers kept as :class:`Number`; 400 when it is not JSON."""
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
-        value = json.loads(text, parse_float=Number, parse_int=Number, parse_constant=_refuse_constant)
+        return parse_json(data, number=Number)
     except UnicodeDecodeError as e:
         raise InvalidJSON("The request body is not UTF-8 text.") from e
-    except RecursionError as e:
+    except JSONTooDeep as e:
         raise TooDeep() from e
-    except ValueError as e:
-        detail = f"{e.msg} at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
-        raise InvalidJSON(f"The request body is not valid JSON: {detail}.") from e
-    return value
+    except json.JSONDecodeError as e:
+        raise InvalidJSON(f"The request body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}.") from e
+
+
+def stored(doc: str) -> Any:
+    """A stored document (checked when it was written), numbers kept as :class:`Number`: never converted, so a
+    number of any length reads back (a plain ``json.loads`` refuses integers beyond 4,300 digits)."""
+    return json.loads(doc, parse_float=Number, parse_int=Number, parse_constant=_refuse_constant)
 
 
 def dumps(value: Any) -> str:

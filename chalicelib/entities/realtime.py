@@ -198,7 +198,7 @@ def _frame(event: str, store: str, entity: Entity) -> str:
     if len(frame.encode("utf-8")) <= FRAME_MAX_BYTES:
         return frame
     # Too large for one websocket message: the system fields, and a flag to fetch the rest.
-    document = json.loads(str(entity.doc))
+    document = jsontext.stored(str(entity.doc))
     summary = {name: document.get(name) for name in ("_id", "owner", "group", "access", "branch", "time")}
     summary["_truncated"] = True
     return f"42[{name},{jsontext.dumps(summary)}]"

@@ -8,7 +8,7 @@ principals in ``access`` may change it (PATCH); only the owner and members of it
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,8 +19,9 @@ from chalicelib.entities.auth import Principal
 from chalicelib.entities.models import Entity
 from chalicelib.entities.objectid import is_object_id, new_object_id
 from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge
-from chalicelib.http import now_ms
+from chalicelib.http import now_ms, parse_id
 
+log = logging.getLogger("keyport.entities")
 STORE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 # Names whose /api/v1/<name> paths belong to other APIs (static routes win there; see ARCHITECTURE.md).
 RESERVED_STORES = frozenset({"auth", "user", "users", "tag", "tags", "repo", "repos", "repo-tag-assoc"})
@@ -143,7 +144,7 @@ def can_read(caller: Principal, entity: Entity) -> bool:
 
 def grants(entity: Entity) -> tuple[list[str], list[str]]:
     """The entity's ``access`` and ``branch`` lists (kept in its doc)."""
-    document = json.loads(str(entity.doc))
+    document = jsontext.stored(str(entity.doc))
     return list(document.get("access") or []), list(document.get("branch") or [])
 
 
@@ -206,7 +207,7 @@ def patch(caller: Principal, store: str, entity_id: str, raw: bytes) -> str:
         entity = _readable(caller, store, entity_id)
         if not can_change(caller, entity):
             raise Forbidden()
-        document = jsontext.loads(str(entity.doc))
+        document = jsontext.stored(str(entity.doc))
         document.update(changes)
         entity.doc = _sized(jsontext.dumps(document))
         if repository.save_entity(entity):
@@ -229,9 +230,14 @@ def delete(caller: Principal, store: str, entity_id: str) -> str:
 
 
 def _notify(event: str, store: str, entity: Entity) -> None:
-    from chalicelib.entities import realtime
+    """Queue the websocket event of a committed write. The write is done and its success is the answer: a
+    failure here is logged with the entity's id and never raised (a client would retry, and duplicate)."""
+    try:
+        from chalicelib.entities import realtime
 
-    realtime.notify(event, store, entity)
+        realtime.notify(event, store, entity)
+    except Exception:
+        log.exception("the %s event of entity %s in store %s could not be queued", event, entity.id, store)
 
 
 # --- lists ----------------------------------------------------------------------------------------------
@@ -255,7 +261,7 @@ def _moment(value: str, name: str) -> int:
     """Milliseconds since the epoch, or ISO 8601 (UTC unless it names an offset)."""
     text = value.strip()
     try:
-        if re.fullmatch(r"-?\d{1,16}", text):
+        if re.fullmatch(r"-?[0-9]{1,16}", text):  # ASCII digits: \d would take any script's
             ms = int(text)
         else:
             moment = datetime.fromisoformat(text)
@@ -273,9 +279,9 @@ def _count(params: dict[str, str], name: str, low: int, high: int) -> int | None
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    if not re.fullmatch(r"\d{1,12}", raw.strip()):
+    value = parse_id(raw.strip())
+    if value is None:
         raise InvalidQuery(f"'{name}' must be a whole number between {low} and {high}.")
-    value = int(raw)
     if not low <= value <= high:
         raise InvalidQuery(f"'{name}' must be between {low} and {high}.")
     return value
@@ -323,7 +329,7 @@ def parse_list_query(params: dict[str, str]) -> ListQuery:
 def _project(doc: str, only: tuple[str, ...] | None) -> str:
     if only is None:
         return doc
-    document = jsontext.loads(doc)
+    document = jsontext.stored(doc)
     return jsontext.dumps({name: document[name] for name in only if name in document})
 
 

@@ -16,9 +16,10 @@ from typing import Any
 
 from chalicelib import dynamo, errors
 from chalicelib.crypto import key_hash
-from chalicelib.http import iso_ms, now_ms
+from chalicelib.http import iso_ms, now_ms, parse_id
 from chalicelib.publishing import repository
 from chalicelib.publishing.models import Group, Membership, User
+from chalicelib.publishing.slugs import reads_as_id
 
 ROLES = ("author", "editor", "designer")
 RANK = {"author": 1, "editor": 2, "designer": 3}
@@ -191,8 +192,9 @@ def find_user(ref: str) -> User:
 
     ref = unquote(ref).strip()
     user = None
-    if ref.isdigit():
-        user = repository.get(User, int(ref))
+    number = parse_id(ref)
+    if number is not None:
+        user = repository.get(User, number)
     elif "@" in ref:
         user = repository.user_by_email(ref.lower())
     if user is None:
@@ -267,9 +269,10 @@ def find_group(ref: Any) -> Group:
     """A group by numeric id or slug; 404 otherwise."""
     text = str(ref).strip() if isinstance(ref, str | int) and not isinstance(ref, bool) else ""
     group = None
-    if text.isdigit():
-        group = repository.get(Group, int(text))
-    elif text:
+    number = parse_id(text)
+    if number is not None:
+        group = repository.get(Group, number)
+    elif text and not reads_as_id(text):
         group = repository.get_by_slug(Group, "group", text.lower())
     if group is None:
         raise UnknownGroup(f"No group has the id or slug '{text[:100]}'.")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from chalicelib import dynamo, errors
-from chalicelib.http import iso_ms, now_ms
+from chalicelib.http import iso_ms, now_ms, parse_id
 from chalicelib.publishing import builds, repository, slugs
 from chalicelib.publishing.accounts import Actor, default_group, find_group
 from chalicelib.publishing.models import Blueprint, Group, Project, Theme, User
@@ -80,9 +80,10 @@ def _find(model: type[M], kind: str, ref: Any) -> M | None:
     if isinstance(ref, bool) or not isinstance(ref, str | int):
         return None
     text = str(ref).strip()
-    if text.isdigit():
-        return repository.get(model, int(text))
-    if not text or len(text) > 200:
+    number = parse_id(text)
+    if number is not None:
+        return repository.get(model, number)
+    if not text or len(text) > 200 or slugs.reads_as_id(text):
         return None
     return repository.get_by_slug(model, kind, text.lower())
 

@@ -8,6 +8,12 @@ import unicodedata
 MAX_LENGTH = 80
 _UNSAFE = re.compile(r"[^0-9a-z_-]+")
 _DASHES = re.compile(r"-{2,}")
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def reads_as_id(text: str) -> bool:
+    """Whether ``text`` is ASCII digits only: in ``{id}`` paths that is an id (or nothing), never a slug."""
+    return _DIGITS.fullmatch(text) is not None
 
 
 def slug_from(text: str, kind: str) -> str:
@@ -20,7 +26,7 @@ def slug_from(text: str, kind: str) -> str:
     slug = _DASHES.sub("-", _UNSAFE.sub("-", ascii_text.lower())).strip("-")[:MAX_LENGTH].strip("-")
     if not slug:
         return kind
-    if slug.isdigit():
+    if reads_as_id(slug):
         return f"{kind}-{slug}"
     return slug
 
