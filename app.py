@@ -27,7 +27,7 @@ ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 # One blueprint per service. A routes module imports only Chalice and small helpers at module level;
 # its service, repository and models are imported inside the views, so a cold start loads one service.
-SERVICES = ("integrations", "repotags", "broker", "publishing", "entities")
+SERVICES = ("integrations", "repotags", "broker", "publishing", "entities", "dashboard")
 
 for _service in SERVICES:
     app.register_blueprint(importlib.import_module(f"chalicelib.{_service}.routes").bp)

@@ -146,6 +146,8 @@ _AUTOTUNE_SEGMENTS = frozenset({"projects", "blueprints", "themes"})
 def style_for_path(path: str) -> str:
     """Which service's error body a request path answers in."""
     parts = [p for p in path.split("/") if p]
+    if parts and parts[0] == "dashboard":
+        return "dashboard"
     if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1":
         if len(parts) >= 3 and parts[2] in _GIISTR_SEGMENTS:
             return "giistr"
@@ -202,6 +204,10 @@ def error_body(error: KeyportError, style: str) -> dict[str, Any]:
 
 def render(error: KeyportError, path: str) -> Response:
     """A Chalice response carrying ``error`` in the body of the service owning ``path``."""
+    if style_for_path(path) == "dashboard":  # the dashboard's pages answer HTML, not a JSON body
+        from chalicelib.dashboard.render import error_page
+
+        return error_page(error.status, error.error_code, error.message, error.headers)
     headers: dict[str, str | list[str]] = {"Content-Type": "application/json", **error.headers}
     body = json.dumps(error_body(error, style_for_path(path)), separators=(",", ":"))
     return Response(body=body, status_code=error.status, headers=headers)

@@ -11,10 +11,21 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+
+
+class CustomIntegrationsListed(GlobalSecondaryIndex["CustomIntegration"]):
+    """Every custom integration under one key, by id: the catalog lists them without a Scan (they are few)."""
+
+    class Meta:
+        index_name = "listed"
+        projection = AllProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
 
 
 class CustomIntegration(Model):
@@ -26,6 +37,9 @@ class CustomIntegration(Model):
     definition = JSONAttribute()
     created_at = NumberAttribute()
     updated_at = NumberAttribute()
+    listed = UnicodeAttribute(default="custom")
+
+    all_listed = CustomIntegrationsListed()
 
 
 class ConfigurationsByIntegration(GlobalSecondaryIndex["Configuration"]):
@@ -35,6 +49,17 @@ class ConfigurationsByIntegration(GlobalSecondaryIndex["Configuration"]):
 
     integration = UnicodeAttribute(hash_key=True)
     created_at = NumberAttribute(range_key=True)
+
+
+class ConfigurationsListed(GlobalSecondaryIndex["Configuration"]):
+    """Every configuration's integration under one key: which integrations are in use, in one Query."""
+
+    class Meta:
+        index_name = "listed"
+        projection = KeysOnlyProjection()
+
+    listed = UnicodeAttribute(hash_key=True)
+    integration = UnicodeAttribute(range_key=True)
 
 
 class Configuration(Model):
@@ -48,8 +73,10 @@ class Configuration(Model):
     updated_at = NumberAttribute()
     scopes = ListAttribute(of=UnicodeAttribute, default=list)
     credentials = BinaryAttribute(legacy_encoding=False)
+    listed = UnicodeAttribute(default="configuration")
 
     by_integration = ConfigurationsByIntegration()
+    all_listed = ConfigurationsListed()
 
 
 class AuthenticationsByIntegration(GlobalSecondaryIndex["Authentication"]):

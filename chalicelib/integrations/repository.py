@@ -49,6 +49,12 @@ def delete_custom_integration(integration_id: str) -> bool:
     return True
 
 
+def list_custom_integrations() -> list[CustomIntegration]:
+    """Every custom integration, by id (one Query of the ``listed`` index)."""
+    with translated():
+        return list(CustomIntegration.all_listed.query("custom", page_size=500))
+
+
 # --- configurations -------------------------------------------------------------------------------
 
 
@@ -79,6 +85,21 @@ def delete_configuration(configuration: Configuration) -> None:
 def list_configurations(integration: str, limit: int, cursor: str | None) -> tuple[list[Configuration], str | None]:
     """A page of an integration's configurations, newest first, and the cursor of the next page."""
     return _page(Configuration.by_integration, integration, limit, cursor)
+
+
+def configuration_counts() -> dict[str, int]:
+    """How many configurations each integration has, for integrations with at least one (``listed`` index)."""
+    counts: dict[str, int] = {}
+    with translated():
+        for item in Configuration.all_listed.query("configuration", page_size=1000):
+            counts[item.integration] = counts.get(item.integration, 0) + 1
+    return counts
+
+
+def count_authentications(setup_id: str) -> int:
+    """How many authentications were made with one configuration (a COUNT Query of ``by_setup``)."""
+    with translated():
+        return int(Authentication.by_setup.count(setup_id))
 
 
 def latest_configuration(integration: str) -> Configuration | None:

@@ -97,6 +97,18 @@ def delete_integration(integration_id: str) -> None:
     raise catalog.UnknownIntegration(f"No integration has the id '{integration_id}'.")
 
 
+def list_integrations() -> list[dict[str, Any]]:
+    """The whole catalog, built-in and custom, by id, each with how many configurations it has."""
+    counts = repository.configuration_counts()
+    custom = {item.id: item.definition for item in repository.list_custom_integrations()}
+    listed = []
+    for integration_id in sorted(set(catalog.builtin_ids()) | set(custom)):
+        definition = custom.get(integration_id) or catalog.builtin(integration_id) or {}
+        view = integration_view(integration_id, definition, "custom" if integration_id in custom else "builtin")
+        listed.append({**view, "configurations": counts.get(integration_id, 0)})
+    return listed
+
+
 # --- configurations -------------------------------------------------------------------------------
 
 
@@ -206,6 +218,11 @@ def update_configuration(integration_id: str, setup_id: str, body: dict[str, Any
 def delete_configuration(integration_id: str, setup_id: str) -> None:
     """DELETE /api/{integration}/configurations/{setupId}, and the authentications made with it."""
     repository.delete_configuration(configuration_of(integration_id, setup_id))
+
+
+def count_authentications(integration_id: str, setup_id: str) -> int:
+    """How many authentications go with a configuration (what deleting it removes)."""
+    return repository.count_authentications(configuration_of(integration_id, setup_id).id)
 
 
 def _unmasked(given: dict[str, str], configuration: Configuration) -> dict[str, str]:

@@ -17,7 +17,8 @@ def _served_operations() -> set[tuple[str, str]]:
     operations = set()
     for path, methods in app.routes.items():
         for method, entry in methods.items():
-            if not entry.view_name.startswith(FALLBACK_VIEWS):
+            # The dashboard's HTML pages are not part of the REST API the document describes.
+            if not entry.view_name.startswith(FALLBACK_VIEWS) and not path.startswith("/dashboard"):
                 operations.add((path.replace("+}", "}"), method.lower()))
     return operations
 

@@ -1,0 +1,111 @@
+"""The activity log: operator-visible events, one PutItem each, kept 30 days (TTL).
+
+Services call :func:`record` after the work it describes has succeeded. It never raises and never
+retries: losing one line of the log is better than failing, or slowing, the request that did the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+log = logging.getLogger("keyport")
+
+KEEP_DAYS = 30
+DAYS_LISTED = 7  # a page reads back at most this many days' partitions
+
+# What each kind of event is called on the activity page.
+KINDS = {
+    "authentication.created": "Authentication created",
+    "authentication.refreshed": "Authentication refreshed",
+    "authentication.refresh_failed": "Refresh failed",
+    "authentication.revealed": "Authentication revealed",
+    "authentication.deleted": "Authentication deleted",
+    "configuration.saved": "Configuration saved",
+    "configuration.deleted": "Configuration deleted",
+    "dashboard.signed_in": "Signed in",
+    "dashboard.sign_in_refused": "Sign-in refused",
+    "dashboard.signed_out": "Signed out",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as the activity page shows it."""
+
+    at: int
+    kind: str
+    actor: str
+    subject: str
+    detail: str | None
+
+    @property
+    def label(self) -> str:
+        return KINDS.get(self.kind, self.kind)
+
+    @property
+    def tone(self) -> str:
+        if self.kind.endswith(("failed", "refused")):
+            return "bad"
+        if self.kind.endswith(("revealed", "deleted")):
+            return "warn"
+        return "good"
+
+
+def _day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+
+
+def record(kind: str, actor: str, subject: str, detail: str | None = None, *, at: int | None = None) -> None:
+    """Log one event; any failure is logged and swallowed."""
+    try:
+        from chalicelib.dashboard.models import ActivityEvent
+        from chalicelib.http import now_ms
+
+        now = at if at is not None else now_ms()
+        ActivityEvent(
+            _day(now),
+            f"{now:013d}#{secrets.token_hex(4)}",
+            at=now,
+            kind=kind,
+            actor=actor[:100],
+            subject=subject[:300],
+            detail=detail[:500] if detail else None,
+            ttl=datetime.fromtimestamp(now / 1000, tz=UTC) + timedelta(days=KEEP_DAYS),
+        ).save()
+    except Exception:
+        log.warning("activity event %s on %s was not recorded", kind, subject[:100], exc_info=True)
+
+
+def recent(limit: int, before: int | None, now: int) -> tuple[list[Event], int | None]:
+    """Up to ``limit`` events older than ``before`` (ms), newest first; and where the next page starts."""
+    from chalicelib.dashboard.models import ActivityEvent
+    from chalicelib.dynamo import translated
+
+    events: list[Event] = []
+    start = before if before is not None else now + 1
+    day = datetime.fromtimestamp(start / 1000, tz=UTC).date()
+    oldest = datetime.fromtimestamp(now / 1000, tz=UTC).date() - timedelta(days=KEEP_DAYS)
+    for _ in range(DAYS_LISTED):
+        if day < oldest or len(events) > limit:
+            break
+        with translated():
+            items = ActivityEvent.query(
+                day.isoformat(),
+                ActivityEvent.sk < f"{start:013d}",
+                scan_index_forward=False,
+                limit=limit + 1 - len(events),
+                page_size=limit + 1 - len(events),
+            )
+            events.extend(_event(item) for item in items)
+        day -= timedelta(days=1)
+    if len(events) > limit:
+        return events[:limit], events[limit - 1].at
+    return events, None
+
+
+def _event(item: Any) -> Event:
+    return Event(int(item.at), item.kind, item.actor, item.subject, item.detail)
