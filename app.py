@@ -14,7 +14,7 @@ from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, WebsocketEvent
 
-from chalicelib import errors
+from chalicelib import deadline, errors
 from chalicelib.http import json_response, raw_body, require_unicode_parameters
 
 app = Chalice(app_name="keyport")
@@ -41,10 +41,12 @@ def error_boundary(request: Request, get_response: Callable[[Request], Response]
         # HTTP reads a missing Accept as "anything"; Chalice would refuse a binary (here: every) response.
         request.headers._dict["accept"] = "*/*"
     try:
-        if request.raw_body:
-            raw_body(request)  # refuses oversized bodies before any route reads them
-        require_unicode_parameters(request)  # path and query text that no table, log or answer can hold
-        response = get_response(request)
+        # Answer inside API Gateway's 29 s: AWS calls and outbound HTTP take their timeouts from this deadline.
+        with deadline.started(deadline.budget_seconds(request.lambda_context)):
+            if request.raw_body:
+                raw_body(request)  # refuses oversized bodies before any route reads them
+            require_unicode_parameters(request)  # path and query text that no table, log or answer can hold
+            response = get_response(request)
     except errors.KeyportError as e:
         if e.status >= 500:
             errors.log.error("request %s failed: %s", request.context.get("requestId"), e.error_code, exc_info=e)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from chalicelib import deadline
 from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,13 +42,15 @@ def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
     from botocore.config import Config
 
     settings = get_settings()
+    deadline.install()  # before the session: its built-in handlers are copied when it is created
     session = botocore.session.get_session()
     if service == "lambda" and endpoint_url is None:
         endpoint_url = settings.lambda_endpoint_url  # locally: the gateway emulates Invoke
+    # Small timeouts and few attempts; on a request path each attempt is bounded by the deadline too.
     config = Config(
-        connect_timeout=3,
-        read_timeout=10,
-        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=settings.aws_connect_timeout_seconds,
+        read_timeout=settings.aws_read_timeout_seconds,
+        retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
         user_agent_extra="keyport",
     )
     return session.create_client(
@@ -91,11 +94,13 @@ def table_meta(aggregate: str, *, ttl_attribute: str | None = None) -> Any:
 
 def _bind(meta: Any) -> None:
     settings = get_settings()
+    deadline.install()  # PynamoDB makes its botocore sessions later, on first use: they get the hooks
     meta.table_name = settings.table_name(meta.aggregate)
     meta.region = settings.region
     meta.host = settings.aws_endpoint_url
-    meta.connect_timeout_seconds = 3
-    meta.read_timeout_seconds = 10
+    meta.connect_timeout_seconds = settings.aws_connect_timeout_seconds
+    meta.read_timeout_seconds = settings.aws_read_timeout_seconds
+    meta.max_retry_attempts = settings.aws_max_attempts - 1  # PynamoDB counts retries, botocore attempts
 
 
 def reset() -> None:

@@ -19,6 +19,11 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
 def _optional(name: str) -> str | None:
     value = os.environ.get(name, "").strip()
     return value or None
@@ -64,6 +69,20 @@ class Settings:
     login_lockout_seconds: int = 60
     engineio_ping_interval_ms: int = 25000
     engineio_ping_timeout_ms: int = 60000
+    # Deployed, the server's keys come from Secrets Manager (chalicelib/secret_keys.py); these name them.
+    operator_secret_arn: str | None = None
+    hash_key_secret_arn: str | None = None
+    secret_key_previous: str | None = None  # a second valid operator key during a rotation (no ARN)
+    secrets_max_age_seconds: int = 300
+    # Deadlines: every request answers within API Gateway's 29 s; AWS calls get their timeouts from what is left.
+    request_deadline_seconds: float = 25.0
+    aws_connect_timeout_seconds: float = 2.0
+    aws_read_timeout_seconds: float = 5.0
+    aws_max_attempts: int = 3
+    # A forced refresh within this many seconds of the last successful one returns that one.
+    refresh_coalesce_seconds: int = 10
+    # How long an Idempotency-Key's first response is kept and replayed.
+    idempotency_ttl_seconds: int = 86400
 
     def table_name(self, name: str) -> str:
         """The DynamoDB table name of one aggregate, with the stage prefix."""
@@ -109,6 +128,16 @@ def get_settings() -> Settings:
         login_lockout_seconds=_int("LOGIN_LOCKOUT_SECONDS", 60),
         engineio_ping_interval_ms=_int("ENGINEIO_PING_INTERVAL_MS", 25000),
         engineio_ping_timeout_ms=_int("ENGINEIO_PING_TIMEOUT_MS", 60000),
+        operator_secret_arn=_optional("OPERATOR_SECRET_ARN"),
+        hash_key_secret_arn=_optional("HASH_KEY_SECRET_ARN"),
+        secret_key_previous=_optional("SECRET_KEY_PREVIOUS"),
+        secrets_max_age_seconds=_int("SECRETS_MAX_AGE_SECONDS", 300),
+        request_deadline_seconds=_float("REQUEST_DEADLINE_SECONDS", 25.0),
+        aws_connect_timeout_seconds=_float("AWS_CONNECT_TIMEOUT_SECONDS", 2.0),
+        aws_read_timeout_seconds=_float("AWS_READ_TIMEOUT_SECONDS", 5.0),
+        aws_max_attempts=max(1, _int("AWS_MAX_ATTEMPTS", 3)),
+        refresh_coalesce_seconds=_int("REFRESH_COALESCE_SECONDS", 10),
+        idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 86400),
     )
 
 
