@@ -7,7 +7,6 @@ needs. A custom integration with the same id replaces the built-in one.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib import outbound
 from chalicelib.errors import BadRequest, NotFound
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "integrations"
@@ -271,9 +271,18 @@ def _url(value: Any, field: str, allow_http_loopback: bool, *, placeholders: boo
         value = PLACEHOLDER.sub("x", value)
     elif "${" in value:
         raise InvalidIntegration(f"'{field}' cannot use placeholders.")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as e:
+        raise InvalidIntegration(f"'{field}' is not a valid URL.") from e
     if not parts.hostname:
         raise InvalidIntegration(f"'{field}' must be an absolute URL.")
+    # The same rules as the outbound guard, on what is known before resolving: literal addresses.
+    if not outbound.host_allowed(parts.hostname, allow_loopback=allow_http_loopback):
+        raise InvalidIntegration(
+            f"'{field}' names an address Keyport does not call (private, loopback, link-local, shared or reserved)."
+        )
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and allow_http_loopback and is_loopback(parts.hostname):
@@ -283,9 +292,4 @@ def _url(value: Any, field: str, allow_http_loopback: bool, *, placeholders: boo
 
 def is_loopback(host: str) -> bool:
     """Whether a host name is the loopback interface."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return outbound.is_loopback_host(host)

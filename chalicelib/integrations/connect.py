@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import catalog
+from chalicelib import catalog, outbound
 from chalicelib.crypto import open_json, same, seal_json
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import BadRequest, KeyportError, Unauthorized
@@ -34,7 +34,10 @@ _T = TypeVar("_T")
 STATE_TTL_MS = 10 * 60 * 1000
 STATE_PURPOSE = "integrations/oauth-state"
 PARAM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 PARAM_NAME = re.compile(r"^params\[([A-Za-z][A-Za-z0-9_]{0,63})\]$")
+MAX_PARAMS = 20
+URL_FIELDS = ("authorizationURL", "tokenURL", "refreshURL", "requestTokenURL", "userAuthorizationURL", "accessTokenURL")
 
 
 class InvalidState(BadRequest):
@@ -71,24 +74,61 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
+class InvalidConnectParams(BadRequest):
+    code = "invalid_connect_params"
+    default_message = "The connect parameters are not valid."
+
+
 def connect_params(query: dict[str, str]) -> dict[str, str]:
     """``params[name]=value`` query parameters as pizzly-js sends them, validated."""
-    params: dict[str, str] = {}
-    for key, value in query.items():
-        match = PARAM_NAME.match(key)
-        if not match:
-            continue
-        if not PARAM_VALUE.match(value):
-            raise BadRequest(
-                f"Connect parameter '{match.group(1)}' may hold only letters, digits, '.', '-' and '_'.",
-                code="invalid_connect_params",
+    found = {match.group(1): value for key, value in query.items() if (match := PARAM_NAME.match(key))}
+    return validate_params(found)
+
+
+def validate_params(params: dict[str, Any]) -> dict[str, str]:
+    """Connect parameters, however they arrive (connect flow, import, stored): names and values checked.
+
+    A value is one host label or path segment at most (letters, digits, '.', '-', '_', starting with a
+    letter or digit), so filling it into a URL can never change the URL's host, port or path beyond it.
+    """
+    if len(params) > MAX_PARAMS:
+        raise InvalidConnectParams(f"At most {MAX_PARAMS} connect parameters are allowed.")
+    for name, value in params.items():
+        if not isinstance(name, str) or not PARAM_KEY.match(name):
+            raise InvalidConnectParams("Connect parameter names are a letter then letters, digits or '_' (64 at most).")
+        if not isinstance(value, str) or not PARAM_VALUE.match(value):
+            raise InvalidConnectParams(
+                f"Connect parameter '{name}' may hold only letters, digits, '.', '-' and '_' (100 at most)."
             )
-        params[match.group(1)] = value
-    return params
+    return dict(params)
+
+
+def check_destinations(definition: dict[str, Any], params: dict[str, str]) -> None:
+    """Refuse connect parameters that make one of the integration's URLs name an address not allowed.
+
+    URLs the parameters cannot fill (a parameter missing) are left to the moment they are used.
+    """
+    templates = [(f"auth.{n}", definition["auth"].get(n)) for n in URL_FIELDS]
+    templates.append(("request.baseURL", definition.get("request", {}).get("baseURL")))
+    allow_loopback = get_settings().allow_http_loopback
+    for field_name, template in templates:
+        if not isinstance(template, str):
+            continue
+        try:
+            url = catalog.fill(template, {"connectParams": params})
+        except catalog.MissingTemplateValue:
+            continue
+        host = urlsplit(url).hostname or ""
+        if not outbound.host_allowed(host, allow_loopback=allow_loopback):
+            raise InvalidConnectParams(
+                f"The connect parameters make '{field_name}' name an address that is not allowed."
+            )
 
 
 def _check_publishable_key(query: dict[str, str]) -> None:
-    expected = get_settings().publishable_key
+    from chalicelib.secret_keys import publishable_key
+
+    expected = publishable_key()
     if not expected:
         return
     given = query.get("pizzly_pkey", "")
@@ -99,7 +139,20 @@ def _check_publishable_key(query: dict[str, str]) -> None:
 
 
 def _urls(auth: dict[str, Any], params: dict[str, str], names: tuple[str, ...]) -> dict[str, str]:
-    return {n: catalog.fill(auth[n], {"connectParams": params}) for n in names if auth.get(n)}
+    urls = {n: catalog.fill(auth[n], {"connectParams": params}) for n in names if auth.get(n)}
+    allow_loopback = get_settings().allow_http_loopback
+    if not all(outbound.host_allowed(urlsplit(u).hostname or "", allow_loopback=allow_loopback) for u in urls.values()):
+        raise outbound.DestinationNotAllowed("The provider's address is not an allowed destination.")
+    return urls
+
+
+def _token_failure(error: oauth2.TokenError, what: str) -> KeyportError:
+    """The connect flow's error for a failed token call: the provider's refusal, or a refused address."""
+    if error.error == oauth2.DESTINATION_NOT_ALLOWED:
+        return outbound.DestinationNotAllowed("The provider's address is not an allowed destination.")
+    return BadRequest(
+        f"The provider refused the {what}: {error.error} ({error.description})", code="token_exchange_failed"
+    )
 
 
 def _scopes(definition: dict[str, Any], configured: list[str]) -> list[str]:
@@ -187,8 +240,7 @@ def _exchanged(call: Callable[[], _T]) -> _T:
     try:
         return call()
     except oauth2.TokenError as e:
-        reason = f"The provider refused the token request: {e.error} ({e.description})"
-        raise BadRequest(reason, code="token_exchange_failed") from e
+        raise _token_failure(e, "token request") from e
 
 
 def _save_state(
@@ -276,9 +328,7 @@ def callback(query: dict[str, str]) -> Outcome:
                 oauth2.token_request(auth, url, client_id, client_secret, request), None, now
             )
     except oauth2.TokenError as e:
-        raise BadRequest(
-            f"The provider refused the token exchange: {e.error} ({e.description})", code="token_exchange_failed"
-        ) from e
+        raise _token_failure(e, "token exchange") from e
     _store(integration_id, configuration.id, state_item.auth_id, params, payload)
     return success(state_item.auth_id, integration_id)
 
@@ -297,6 +347,10 @@ def _store(integration_id: str, setup_id: str, auth_id: str, params: dict[str, s
     item.lease_id = None
     item.lease_until = None
     repository.save_authentication(item)
+    from chalicelib.dashboard import activity
+
+    kind = "authentication.created" if existing is None else "authentication.reconnected"
+    activity.record(kind, "connect flow", f"{integration_id}/{auth_id}")
 
 
 def page(outcome: Outcome) -> bytes:

@@ -5,16 +5,17 @@ authentication's payload (``auth.*``), its connect parameters (``connectParams.*
 headers (``headers.*``). ``Pizzly-Proxy-X`` headers are forwarded as ``X``; ``pizzly_*`` query
 parameters are dropped; the body passes byte for byte. OAuth 1.0a requests are signed over the final
 URL and query. A token about to expire is refreshed first; a 401 from upstream triggers one refresh
-and one retry.
+and one retry. A path that climbs out of the base URL's path (``..``, in any encoding a server might
+decode) is refused, and upstream is reached only through the outbound guard (:mod:`chalicelib.outbound`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
-from chalicelib import catalog
+from chalicelib import catalog, outbound
 from chalicelib.crypto import open_json
 from chalicelib.errors import BadGateway, BadRequest
 from chalicelib.http import now_ms
@@ -35,9 +36,43 @@ _DROPPED_RESPONSE_HEADERS = frozenset(
 _PASSED_REQUEST_HEADERS = ("content-type", "accept")
 
 
+# How many rounds of percent-decoding a path is read under: a server behind another may decode twice.
+_DECODING_ROUNDS = 3
+
+
 class MissingAuthId(BadRequest):
     code = "missing_auth_id"
     default_message = "The Pizzly-Auth-Id header is required: the authId of the connection to call with."
+
+
+class PathOutsideBase(BadRequest):
+    code = "invalid_proxy_path"
+    default_message = "The path leaves the integration's base URL ('..' segments, encoded or not, are refused)."
+
+
+def climbs_out(tail: str) -> bool:
+    """Whether a path tail reaches above its base under any reading a server might make of it.
+
+    Each reading (as sent, then decoded once, twice...) takes backslashes and encoded slashes and
+    backslashes as separators, ``;parameters`` as part of their segment (Tomcat reads ``..;x`` as
+    ``..``), and ``.`` and ``..`` as dot segments. Encoded slashes that stay inside the base pass.
+    """
+    reading = tail
+    for _ in range(_DECODING_ROUNDS + 1):
+        depth = 0
+        for segment in reading.replace("\\", "/").split("/"):
+            name = segment.split(";", 1)[0]
+            if name == "..":
+                depth -= 1
+                if depth < 0:
+                    return True
+            elif name not in ("", "."):
+                depth += 1
+        decoded = unquote(reading)
+        if decoded == reading:
+            return False
+        reading = decoded
+    return True  # still encoded after every round: refuse rather than guess
 
 
 @dataclass
@@ -62,6 +97,8 @@ class ProxyResponse:
 
 def forward(integration_id: str, call: ProxyRequest) -> ProxyResponse:
     """Forward one call to the integration's API with the authentication named by Pizzly-Auth-Id."""
+    if climbs_out(call.tail):
+        raise PathOutsideBase()
     auth_id = call.headers.get("pizzly-auth-id", "").strip()
     if not auth_id:
         raise MissingAuthId()
@@ -123,6 +160,9 @@ def _send(
         "connectParams": dict(item.connect_params or {}),
         "headers": forwarded,
     }
+    from chalicelib.integrations import connect
+
+    connect.validate_params(values["connectParams"])  # may have been stored before imports were checked
     template = definition["request"]
     base = catalog.fill(template["baseURL"], values)
     url = _join(base, call.tail)
@@ -144,7 +184,7 @@ def _send(
             token=payload.get("oAuthToken"), token_secret=payload.get("oAuthTokenSecret"),
         )  # fmt: skip
     try:
-        upstream = requests.request(
+        upstream = outbound.session().request(
             call.method,
             url,
             headers=headers,

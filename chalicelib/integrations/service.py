@@ -269,13 +269,18 @@ def _plausible_id(value: str) -> bool:
     return 0 < len(value) <= _ID_MAX
 
 
-def _connect_params(body: dict[str, Any]) -> dict[str, str] | None:
+def _connect_params(body: dict[str, Any], definition: dict[str, Any]) -> dict[str, str] | None:
+    """Imported connect parameters, held to the connect flow's rules and the outbound guard's."""
+    from chalicelib.integrations import connect
+
     params = body.get("connect_params")
     if params is None:
         return None
     if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
         raise BadRequest("'connect_params' must be an object of string values.", code="invalid_connect_params")
-    return params
+    checked = connect.validate_params(params)
+    connect.check_destinations(definition, checked)
+    return checked
 
 
 def renewable(definition: dict[str, Any], payload: dict[str, Any]) -> bool:
@@ -362,11 +367,13 @@ def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str
     if not isinstance(auth_id, str) or (not catalog.ID_PATTERN.match(auth_id.lower()) and not uuid_like(auth_id)):
         raise BadRequest("'auth_id' must be a UUID or an id of letters, digits, '-' and '_'.", code="invalid_auth_id")
     now = now_ms()
-    item = Authentication(
-        auth_id, integration=integration_id, setup_id=setup_id, created_at=now, connect_params=_connect_params(body)
-    )
+    params = _connect_params(body, definition)
+    item = Authentication(auth_id, integration=integration_id, setup_id=setup_id, created_at=now, connect_params=params)
     set_payload(item, definition, payload, now)
     repository.create_authentication(item)
+    from chalicelib.dashboard import activity
+
+    activity.record("authentication.created", "api", f"{integration_id}/{auth_id}", at=now)
     return authentication_view(item)
 
 
@@ -400,7 +407,7 @@ def update_authentication(integration_id: str, auth_id: str, body: dict[str, Any
         configuration_of(integration_id, body["setup_id"])
         item.setup_id = body["setup_id"]
     if "connect_params" in body:
-        item.connect_params = _connect_params(body)
+        item.connect_params = _connect_params(body, definition)
     set_payload(item, definition, _payload(definition, body), now_ms())
     item.lease_id = None
     item.lease_until = None

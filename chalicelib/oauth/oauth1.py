@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from chalicelib.oauth.oauth2 import TokenError
+from chalicelib.oauth.oauth2 import DESTINATION_NOT_ALLOWED, TokenError
 from chalicelib.settings import get_settings
 
 FORM = "application/x-www-form-urlencoded"
@@ -49,16 +49,20 @@ def sign(
 def _token_call(client: Any, url: str, extra: dict[str, str]) -> dict[str, str]:
     import requests
 
+    from chalicelib import outbound
+
     body = urlencode(extra)
     signed_url, headers, signed_body = client.prepare("POST", url, {"Content-Type": FORM}, body)
     try:
-        response = requests.post(
+        response = outbound.session().post(
             signed_url,
             data=signed_body,
             headers={**headers, "Accept": "application/x-www-form-urlencoded, application/json"},
             timeout=get_settings().outbound_timeout_seconds,
             allow_redirects=False,
         )
+    except outbound.DestinationNotAllowed as e:
+        raise TokenError(DESTINATION_NOT_ALLOWED, "The OAuth 1.0a provider's address is not allowed.") from e
     except requests.RequestException as e:
         raise TokenError(
             "provider_unreachable", f"The OAuth 1.0a provider could not be reached ({type(e).__name__})."

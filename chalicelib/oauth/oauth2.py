@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from chalicelib.settings import get_settings
 
 # Provider errors after which retrying with the same refresh token cannot succeed.
+DESTINATION_NOT_ALLOWED = "destination_not_allowed"  # the outbound guard refused the token endpoint's address
 DEFINITIVE_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "unknown_configuration"})
 
 
@@ -46,6 +47,8 @@ def token_request(
     """POST a token request as the integration's ``auth`` section says; the provider's JSON answer."""
     import requests
 
+    from chalicelib import outbound
+
     body: dict[str, str] = {**auth.get("tokenParams", {}), **params}
     headers = {"Accept": "application/json", "User-Agent": "Keyport"}
     basic: tuple[str, str] | None = None
@@ -56,7 +59,7 @@ def token_request(
         body["client_secret"] = client_secret
     send: dict[str, Any] = {"json": body} if auth.get("bodyFormat") == "json" else {"data": body}
     try:
-        response = requests.post(
+        response = outbound.session().post(
             url,
             headers=headers,
             auth=basic,
@@ -64,6 +67,8 @@ def token_request(
             allow_redirects=False,
             **send,
         )
+    except outbound.DestinationNotAllowed as e:
+        raise TokenError(DESTINATION_NOT_ALLOWED, "The token endpoint's address is not allowed.") from e
     except requests.RequestException as e:
         raise TokenError(
             "provider_unreachable", f"The token endpoint could not be reached ({type(e).__name__})."

@@ -4,6 +4,9 @@ A repository is fetched into memory (``MemoryRepo``: nothing written to /tmp), a
 commit are read from its tree: no work tree, no checkout, no hooks, nothing executed. Remote
 repositories are reached over https (an SSH address such as ``git@github.com:org/repo.git`` is read
 as its https equivalent); local paths and ``file://`` URLs only where ``ALLOW_LOCAL_REPOS`` is on.
+HTTP goes through the outbound guard (:mod:`chalicelib.outbound`): hosts that resolve to private,
+loopback or reserved addresses are refused, redirects included, and a failure is reported without the
+connection error's details.
 dulwich is imported here only, inside functions, so it never weighs on a cold start of the API.
 """
 
@@ -55,12 +58,24 @@ def validate_url(url: str, *, allow_local: bool) -> str:
             )
         return url
     fetched = fetch_url(url)
-    parts = urlsplit(fetched)
+    try:
+        parts = urlsplit(fetched)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as e:
+        raise InvalidRepoUrl("Repo url is not a valid URL") from e
+    if parts.hostname and not _host_allowed(parts.hostname):
+        raise InvalidRepoUrl("Repo url names an address Keyport does not fetch from (private, loopback or reserved)")
     if parts.scheme == "http" and allow_local:
         return url
     if parts.scheme != "https" or not parts.hostname:
         raise InvalidRepoUrl("Repo url must be an https:// git URL (or git@host:org/repo.git)")
     return url
+
+
+def _host_allowed(host: str) -> bool:
+    from chalicelib import outbound
+
+    return outbound.host_allowed(host, allow_loopback=get_settings().allow_http_loopback)
 
 
 def fetch_url(url: str) -> str:
@@ -115,17 +130,43 @@ def read(url: str, commit: str | None) -> Snapshot:
 
 
 def _client(url: str) -> tuple[Any, str]:
-    from dulwich.client import default_urllib3_manager, get_transport_and_path
+    from dulwich.client import default_user_agent_string, get_transport_and_path
+
+    from chalicelib import outbound
 
     if _is_local(url):
         return get_transport_and_path(url)
-    manager = default_urllib3_manager(None, timeout=get_settings().outbound_timeout_seconds)
-    return get_transport_and_path(url, pool_manager=manager)  # type: ignore[arg-type]
+    # The guarded pool manager: no proxy or git config from the environment, redirects re-checked.
+    manager = outbound.pool_manager(
+        headers={"User-agent": default_user_agent_string()},
+        timeout=get_settings().outbound_timeout_seconds,
+        cert_reqs="CERT_REQUIRED",
+    )
+    return get_transport_and_path(url, pool_manager=manager)
 
 
 def _reason(error: Exception) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0][:300]
+    """Why a fetch failed, in words that name no address, port or connection error."""
+    from dulwich.client import HTTPUnauthorized
+    from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+
+    from chalicelib import outbound
+
+    if isinstance(error, outbound.DestinationNotAllowed):
+        return "its address is not allowed."
+    if isinstance(error, NotGitRepository):
+        return "there is no git repository at this address."
+    if isinstance(error, HTTPUnauthorized):
+        return "the server asks for credentials, or refused the ones given."
+    if isinstance(error, GitProtocolError | HangupException | OSError) or _is_http_error(error):
+        return "the server could not be reached or did not answer as a git server."
+    return f"the fetch failed ({type(error).__name__})."
+
+
+def _is_http_error(error: Exception) -> bool:
+    from urllib3.exceptions import HTTPError
+
+    return isinstance(error, HTTPError)
 
 
 def _files(repo: Any, commit: Any) -> dict[str, bytes]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -45,9 +44,11 @@ def current_user(token: str) -> GithubAccount:
     """Ask GitHub whose token this is: TokenRejected (401), GithubUnavailable or GithubRateLimited (503)."""
     import requests
 
+    from chalicelib import outbound
+
     settings = get_settings()
     try:
-        response = requests.get(
+        response = outbound.session().get(
             _api_url(settings) + "/user",
             headers={
                 "Authorization": f"token {token}",
@@ -58,6 +59,8 @@ def current_user(token: str) -> GithubAccount:
             timeout=settings.outbound_timeout_seconds,
             allow_redirects=False,
         )
+    except outbound.DestinationNotAllowed as e:
+        raise GithubUnavailable("GITHUB_API_URL names an address Keyport does not call.") from e
     except requests.RequestException as e:
         # The exception names the URL and the failure, never the headers: no token reaches the log.
         raise GithubUnavailable(f"GitHub could not be reached to check the token ({type(e).__name__}).") from e
@@ -82,20 +85,13 @@ def _api_url(settings: Settings) -> str:
     """GITHUB_API_URL, refused unless https (or http on loopback where the settings allow it)."""
     url = settings.github_api_url
     parts = urlsplit(url)
+    from chalicelib import outbound
+
     if parts.scheme == "https" and parts.hostname:
         return url
-    if parts.scheme == "http" and settings.allow_http_loopback and _loopback(parts.hostname or ""):
+    if parts.scheme == "http" and settings.allow_http_loopback and outbound.is_loopback_host(parts.hostname or ""):
         return url
     raise GithubUnavailable("GITHUB_API_URL must be an https URL; tokens are not sent over plain HTTP.")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _rate_limited(status: int, headers: Any) -> bool:
