@@ -197,8 +197,10 @@ def key_hash(value: str) -> str:
 
 def keyed_hash(value: str, purpose: str) -> str:
     """HMAC-SHA256 of a secret we did not issue (a GitHub token), keyed by the server's hash key."""
+    from chalicelib.secret_keys import hash_key
+
     message = f"{purpose}|{value}".encode()
-    return hmac.new(get_settings().hash_key, message, hashlib.sha256).hexdigest()
+    return hmac.new(hash_key(), message, hashlib.sha256).hexdigest()
 
 
 def same(a: str, b: str) -> bool:

@@ -4,8 +4,12 @@
 #   infra/package.sh STAGE        (make package STAGE=dev)
 #
 # Output: build/STAGE/sam.json and build/STAGE/deployment.zip, from build/resources-STAGE.json merged
-# into `chalice package`. Needs python (3.11: it decides the Lambda runtime), chalice and cfn-lint on
-# PATH (the Makefile puts .venv/bin first), and PyPI for the Linux wheels. No AWS credentials.
+# into `chalice package`. Chalice takes the Lambda runtime, and the wheels it bundles, from the Python
+# that runs it; Keyport runs on python3.13 (infra/template.py RUNTIME), so `chalice package` runs in
+# build/.venv-python3.13 (made here, with the chalice pin of requirements-dev.txt), from the first
+# python3.13 found: $RUNTIME_PYTHON, python3.13 on PATH, or pyenv's. The template itself is generated
+# by the project's Python (python, chalice and cfn-lint on PATH: the Makefile puts .venv/bin first).
+# Needs PyPI for the Linux wheels. No AWS credentials.
 # Idempotent: build/STAGE is rebuilt every time; Chalice reuses .chalice/deployments/ when the
 # requirements, app.py, chalicelib/ and vendor/ are unchanged.
 set -euo pipefail
@@ -20,10 +24,34 @@ OUT="build/$STAGE"
 FRAGMENT="build/resources-$STAGE.json"
 started=$(date +%s)
 
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
-    echo "infra/package.sh: $("$PYTHON" --version 2>&1) found; Chalice takes the Lambda runtime from the" \
-        "packaging Python, and Keyport runs on python3.11" >&2
-    exit 2
+RUNTIME_VERSION=3.13
+PACKAGER="build/.venv-python$RUNTIME_VERSION"
+
+runtime_python() {
+    local candidate
+    for candidate in "${RUNTIME_PYTHON:-}" "python$RUNTIME_VERSION" \
+        "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/"$RUNTIME_VERSION"*/bin/python"$RUNTIME_VERSION"; do
+        [[ -n "$candidate" ]] || continue
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c "import sys; sys.exit('%d.%d' % sys.version_info[:2] != '$RUNTIME_VERSION')" 2>/dev/null; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+chalice_pin="$(grep -E '^chalice==' requirements-dev.txt | cut -d' ' -f1)"
+if [[ ! -x "$PACKAGER/bin/chalice" ]] || [[ "$("$PACKAGER/bin/chalice" --version | cut -d, -f1)" != "${chalice_pin/==/ }" ]]; then
+    if ! interpreter="$(runtime_python)"; then
+        echo "infra/package.sh: no Python $RUNTIME_VERSION found (set RUNTIME_PYTHON, or install one: apt-get" \
+            "install python$RUNTIME_VERSION-venv, pyenv install $RUNTIME_VERSION, uv python install $RUNTIME_VERSION):" \
+            "Chalice bundles the wheels of the Python that packages, and Keyport runs on python$RUNTIME_VERSION" >&2
+        exit 2
+    fi
+    rm -rf "$PACKAGER"
+    "$interpreter" -m venv "$PACKAGER"
+    "$PACKAGER/bin/python" -m pip install --quiet --disable-pip-version-check "$chalice_pin"
 fi
 
 mkdir -p build
@@ -31,7 +59,7 @@ mkdir -p build
 mv "$FRAGMENT.tmp" "$FRAGMENT"
 
 rm -rf "$OUT"
-chalice package --stage "$STAGE" --merge-template "$FRAGMENT" "$OUT"
+"$PACKAGER/bin/chalice" package --stage "$STAGE" --merge-template "$FRAGMENT" "$OUT"
 "$PYTHON" -m infra.template --stage "$STAGE" --finish "$OUT"
 
 # Chalice caches one ~23 MB zip per state of the code in .chalice/deployments/: keep the newest three.

@@ -94,10 +94,9 @@ def test_keys_and_indexes_follow_the_models(fragment: dict[str, Any], models: li
         assert definitions == declared, model.__name__
 
 
-def test_tables_are_on_demand_recoverable_encrypted_and_retained(fragment: dict[str, Any]) -> None:
-    for name, table in _tables(fragment).items():
+def test_tables_are_on_demand_recoverable_and_encrypted(fragment: dict[str, Any]) -> None:
+    for table in _tables(fragment).values():
         properties = table["Properties"]
-        assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain", name
         assert properties["BillingMode"] == "PAY_PER_REQUEST"
         assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert properties["SSESpecification"] == {
@@ -138,7 +137,7 @@ def test_key_rotates_and_its_alias_is_the_one_the_app_uses(fragment: dict[str, A
     key = fragment["Resources"][template.KEY]
     assert key["Type"] == "AWS::KMS::Key"
     assert key["Properties"]["EnableKeyRotation"] is True
-    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    assert key["DeletionPolicy"] == "RetainExceptOnCreate" and key["UpdateReplacePolicy"] == "Retain"
     statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
     assert statements["AccountAdministersKey"]["Principal"]["AWS"] == {
         "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
@@ -156,76 +155,163 @@ def _arn_matches(pattern: dict[str, str], arn: str) -> bool:
     return fnmatch.fnmatchcase(arn, resolved)
 
 
-def test_access_policy_covers_the_stage_tables_and_indexes_only(fragment: dict[str, Any], models: list[Any]) -> None:
-    policy = fragment["Resources"][template.ACCESS_POLICY]["Properties"]
-    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    granted = statements["StageTables"]["Resource"]
-    assert sorted(statements["StageTables"]["Action"]) == sorted(template.TABLE_ACTIONS)
+def _policies(fragment: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Each function's policy statements, by the function's logical id."""
+    stage = template.load_stage("test", require_defined=False)
+    resources = fragment["Resources"]
+    return {
+        f.logical_id: resources[f"{f.role}Policy"]["Properties"]["PolicyDocument"]["Statement"]
+        for f in stage.functions
+        if f.role
+    }
+
+
+def _statement(statements: list[dict[str, Any]], sid: str) -> dict[str, Any] | None:
+    return next((s for s in statements if s["Sid"] == sid), None)
+
+
+def _resources(statement: dict[str, Any] | None) -> list[Any]:
+    if statement is None:
+        return []
+    resource = statement["Resource"]
+    return resource if isinstance(resource, list) else [resource]
+
+
+def _granted_tables(fragment: dict[str, Any], statements: list[dict[str, Any]]) -> set[str]:
+    """Names of the stage's tables that the statements grant (by ARN, or by the stage's prefix)."""
+    tables = {
+        logical: r["Properties"]["TableName"]
+        for logical, r in fragment["Resources"].items()
+        if "TableName" in r.get("Properties", {})
+    }
+    granted: set[str] = set()
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+    for resource in _resources(_statement(statements, "Tables")):
+        if "Fn::GetAtt" in resource:
+            granted.add(tables[resource["Fn::GetAtt"][0]])
+        elif "Fn::Sub" in resource and resource["Fn::Sub"].startswith("${"):
+            granted.add(tables[resource["Fn::Sub"][2:].split(".")[0]])
+        else:
+            granted |= {name for name in tables.values() if _arn_matches(resource, arn + name)}
+    return granted
+
+
+def test_every_role_gets_a_policy_of_its_own_and_loses_the_placeholder(fragment: dict[str, Any]) -> None:
+    resources = fragment["Resources"]
+    stage = template.load_stage("test", require_defined=False)
+    assert "APIHandler" in {f.logical_id for f in stage.functions}
+    assert len(stage.roles) == len(stage.functions)  # one role per function
+    for function in stage.functions:
+        assert resources[function.role] == {"Properties": {"Policies": []}}
+        policy = resources[f"{function.role}Policy"]
+        assert policy["Type"] == "AWS::IAM::Policy"
+        assert policy["Properties"]["Roles"] == [{"Ref": function.role}]
+    placeholder = json.loads((ROOT / ".chalice" / "policy-lambda.json").read_text())
+    assert placeholder["Statement"][0]["Effect"] == "Deny"  # fails closed if ever deployed unmerged
+    assert "Scan" not in json.dumps(resources)  # no Scan on a request path or in a sweep
+
+
+def test_the_api_handler_gets_every_table_of_its_stage_and_no_other(
+    fragment: dict[str, Any], models: list[Any]
+) -> None:
+    statements = _policies(fragment)["APIHandler"]
+    tables = _statement(statements, "Tables")
+    assert tables is not None and sorted(tables["Action"]) == sorted(template.TABLE_ACTIONS)
     arn = "arn:aws:dynamodb:us-east-1:123456789012:table/"
     for model in models:
-        assert any(_arn_matches(p, arn + model.Meta.table_name) for p in granted), model.__name__
+        assert any(_arn_matches(p, arn + model.Meta.table_name) for p in tables["Resource"]), model.__name__
         for index in _indexes(model, Index):
             index_arn = f"{arn}{model.Meta.table_name}/index/{index.Meta.index_name}"
-            assert any(_arn_matches(p, index_arn) for p in granted), index_arn
+            assert any(_arn_matches(p, index_arn) for p in tables["Resource"]), index_arn
     for other in ("keyport-prod-authentications", "keyport-dev-authentications", "keyport-testing-x", "other"):
-        assert not any(_arn_matches(p, arn + other) for p in granted), other
-    assert not any(_arn_matches(p, "arn:aws:dynamodb:eu-west-1:123456789012:table/keyport-test-x") for p in granted)
-    assert "Scan" not in json.dumps(policy)  # no Scan on a request path or in a sweep
+        assert not any(_arn_matches(p, arn + other) for p in tables["Resource"]), other
+    other_region = "arn:aws:dynamodb:eu-west-1:123456789012:table/keyport-test-x"
+    assert not any(_arn_matches(p, other_region) for p in tables["Resource"])
 
 
-def test_access_policy_names_its_other_resources_exactly(fragment: dict[str, Any]) -> None:
-    policy = fragment["Resources"][template.ACCESS_POLICY]["Properties"]
-    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
-    assert statements.pop("StageTables")
-    assert statements["StageKey"]["Resource"] == {"Fn::GetAtt": [template.KEY, "Arn"]}
-    # No wildcard but for the connection ids (and methods) of the app's own websocket API.
-    connections = statements.pop("OwnWebsocketConnections", None)
-    if connections is not None:
-        assert connections["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/*/@connections/*")
-    # ...and for the objects of the stage's own publishing bucket.
-    objects = statements.pop("PublishBucketObjects")
-    assert objects["Resource"] == {"Fn::Sub": "${" + template.PUBLISH_BUCKET + ".Arn}/*"}
-    assert statements["PublishBucketList"]["Resource"] == {"Fn::GetAtt": [template.PUBLISH_BUCKET, "Arn"]}
-    assert "*" not in json.dumps([s["Resource"] for s in statements.values()])
+def test_the_websocket_sweep_gets_the_entity_store_tables_only(fragment: dict[str, Any]) -> None:
+    policies = _policies(fragment)
+    statements = policies["WsSweep"]
+    granted = _granted_tables(fragment, statements)
+    assert "keyport-test-platform-connections" in granted  # what it sweeps
+    assert all(name.startswith("keyport-test-platform-") for name in granted), granted
+    invoked = json.dumps(_resources(_statement(statements, "InvokeWorkers")))
+    assert "BuildWorker" not in invoked
+    assert _statement(statements, "PublishBucketObjects") is None
+    assert _statement(statements, "Secrets") is None or "OperatorSecret" not in json.dumps(statements)
 
 
-def test_the_publish_bucket_is_private_encrypted_and_named_to_every_function(fragment: dict[str, Any]) -> None:
-    bucket = fragment["Resources"][template.PUBLISH_BUCKET]
-    assert bucket["DeletionPolicy"] == "Retain"
-    assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
-    assert bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-    functions = [r for r in fragment["Resources"].values() if "FunctionName" in r.get("Properties", {})]
-    assert functions
-    for function in functions:
-        assert function["Properties"]["Environment"]["Variables"]["PUBLISH_BUCKET"] == {"Ref": template.PUBLISH_BUCKET}
+def test_the_build_worker_gets_publishing_tables_and_the_bucket_but_no_key(fragment: dict[str, Any]) -> None:
+    statements = _policies(fragment)["BuildWorker"]
+    granted = _granted_tables(fragment, statements)
+    assert "keyport-test-publishing-projects" in granted
+    assert all(name.startswith("keyport-test-publishing-") for name in granted), granted
+    objects = _statement(statements, "PublishBucketObjects")
+    assert objects is not None
+    assert objects["Action"] == [
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:DeleteObject",
+    ]
+    assert _statement(statements, "StageKey") is None
+    assert _statement(statements, "OwnWebsocketConnections") is None
+    assert _statement(statements, "InvokeWorkers") is None
 
 
-def test_access_policy_fits_the_managed_policy_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_each_function_is_granted_exactly_the_tables_its_code_names(fragment: dict[str, Any]) -> None:
+    from infra import access
+
+    stage = template.load_stage("test", require_defined=False)
+    workers = {f.name for f in stage.functions if f.invoked_by_app}
+    policies = _policies(fragment)
+    for function in stage.functions:
+        reached = access.access(function.handler, workers)
+        named = {t.name for t in stage.tables if (t.model.__module__, t.model.__name__) in reached.models}
+        assert named, function.name
+        assert _granted_tables(fragment, policies[function.logical_id]) == named, function.name
+
+
+def test_policies_name_their_other_resources_exactly(fragment: dict[str, Any]) -> None:
+    for function, statements in _policies(fragment).items():
+        by_sid = {s["Sid"]: s for s in statements}
+        by_sid.pop("Tables", None)
+        if "StageKey" in by_sid:
+            assert by_sid["StageKey"]["Resource"] == {"Fn::GetAtt": [template.KEY, "Arn"]}
+        # No wildcard but for the connection ids (and methods) of the app's own websocket API...
+        connections = by_sid.pop("OwnWebsocketConnections", None)
+        if connections is not None:
+            assert connections["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/*/@connections/*")
+        # ...for the objects of the stage's own publishing bucket, and the streams of its own log group.
+        objects = by_sid.pop("PublishBucketObjects", None)
+        if objects is not None:
+            assert objects["Resource"] == {"Fn::Sub": "${" + template.PUBLISH_BUCKET + ".Arn}/*"}
+            assert by_sid["PublishBucketList"]["Resource"] == {"Fn::GetAtt": [template.PUBLISH_BUCKET, "Arn"]}
+        logs = by_sid.pop("OwnLogGroup")
+        assert "Fn::GetAtt" in logs["Resource"] and logs["Resource"]["Fn::GetAtt"][0].endswith("LogGroup"), function
+        assert "*" not in json.dumps([s["Resource"] for s in by_sid.values()]), function
+
+
+def test_policies_fit_the_inline_policy_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     stage = template.load_stage("prod")
-    document = template.access_policy(stage)["Properties"]["PolicyDocument"]
+    api = stage.function("api_handler")
+    assert api is not None
+    document = template.function_policy(stage, api)["Properties"]["PolicyDocument"]
     assert template.policy_size(stage, document) <= template.POLICY_SIZE_LIMIT
     # One ARN per table, repeated: what listing every table and index one by one grows into.
     many = [{"Fn::GetAtt": [t.logical_id, "Arn"]} for t in stage.tables] * 10
     extra = [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": many}]
-    monkeypatch.setattr(template, "STATEMENTS", [*template.STATEMENTS, lambda _stage: extra])
-    with pytest.raises(template.TemplateError, match="6144"):
-        template.access_policy(stage)
+    monkeypatch.setattr(template, "STATEMENTS", [*template.STATEMENTS, lambda _stage, _function: extra])
+    with pytest.raises(template.TemplateError, match="10240"):
+        template.function_policy(stage, api)
 
 
-def test_every_function_role_gets_the_policy_and_loses_the_placeholder(fragment: dict[str, Any]) -> None:
-    resources = fragment["Resources"]
+def test_the_key_serves_the_roles_that_use_it(fragment: dict[str, Any]) -> None:
     stage = template.load_stage("test", require_defined=False)
-    assert "APIHandler" in {f.logical_id for f in stage.functions}
-    roles = stage.roles
-    assert roles and "ApiHandlerRole" in roles
-    assert resources[template.ACCESS_POLICY]["Properties"]["Roles"] == [{"Ref": r} for r in roles]
-    for role in roles:
-        assert resources[role] == {"Properties": {"Policies": []}}
-    use = resources[template.KEY]["Properties"]["KeyPolicy"]["Statement"][1]
-    assert use["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [{"Fn::GetAtt": [r, "Arn"]} for r in roles]
+    use = fragment["Resources"][template.KEY]["Properties"]["KeyPolicy"]["Statement"][1]
+    roles = [a["Fn::GetAtt"][0] for a in use["Condition"]["ArnEquals"]["aws:PrincipalArn"]]
+    assert "ApiHandlerRole" in roles and "BuildWorkerRole" not in roles
+    assert roles == stage.key_users()
     assert use["Condition"]["StringEquals"] == {"kms:CallerAccount": {"Ref": "AWS::AccountId"}}
-    placeholder = json.loads((ROOT / ".chalice" / "policy-lambda.json").read_text())
-    assert placeholder["Statement"][0]["Effect"] == "Deny"  # fails closed if ever deployed unmerged
 
 
 def test_functions_keep_the_names_the_app_invokes_them_by(fragment: dict[str, Any]) -> None:
@@ -235,28 +321,152 @@ def test_functions_keep_the_names_the_app_invokes_them_by(fragment: dict[str, An
     stage = template.load_stage("test", require_defined=False)
     assert resources["APIHandler"]["Properties"]["FunctionName"] == "keyport-test"
     workers = [f for f in stage.functions if f.invoked_by_app]
+    assert {w.name for w in workers} == {"build_worker", "ws_open", "ws_push"}
     for function in stage.functions:
         assert resources[function.logical_id]["Properties"]["FunctionName"] == function.function_name
     for worker in workers:
         assert worker.function_name == get_settings().function_prefix + worker.name
-    policy = resources[template.ACCESS_POLICY]["Properties"]["PolicyDocument"]["Statement"]
-    invoke = [s for s in policy if s["Sid"] == "InvokeOwnWorkers"]
-    if workers:
-        assert invoke[0]["Resource"] == [{"Fn::GetAtt": [w.logical_id, "Arn"]} for w in workers]
-    else:
-        assert not invoke
+    invoke = _statement(_policies(fragment)["APIHandler"], "InvokeWorkers")
+    assert invoke is not None
+    assert {r["Fn::GetAtt"][0] for r in invoke["Resource"]} == {"BuildWorker", "WsPush", "WsOpen"}
 
 
-def test_secret_parameters_reach_the_api_handler_only(fragment: dict[str, Any]) -> None:
-    parameters = fragment["Parameters"]
-    assert parameters["SecretKey"]["NoEcho"] is True
-    assert "Default" not in parameters["SecretKey"]
-    assert parameters["PublishableKey"]["NoEcho"] is True
-    variables = fragment["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert variables["SECRET_KEY"] == {"Ref": "SecretKey"}
-    assert variables["PUBLISHABLE_KEY"] == {"Ref": "PublishableKey"}
-    others = [r for name, r in fragment["Resources"].items() if name != "APIHandler"]
-    assert '"SecretKey"' not in json.dumps(others)
+def test_secrets_are_generated_and_functions_get_only_their_arns(fragment: dict[str, Any]) -> None:
+    resources = fragment["Resources"]
+    operator = resources[template.OPERATOR_SECRET]
+    assert operator["Type"] == "AWS::SecretsManager::Secret"
+    generated = operator["Properties"]["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == "current"
+    assert json.loads(generated["SecretStringTemplate"]) == {"previous": "", "publishable": ""}
+    hash_key = resources[template.HASH_KEY_SECRET]["Properties"]
+    assert hash_key["GenerateSecretString"]["PasswordLength"] >= 32  # its own value, not derived from the operator key
+    assert "Parameters" not in json.dumps(fragment["Resources"])
+    assert not {"SecretKey", "PublishableKey"} & set(fragment["Parameters"])
+    variables = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["OPERATOR_SECRET_ARN"] == {"Ref": template.OPERATOR_SECRET}
+    assert variables["HASH_KEY_SECRET_ARN"] == {"Ref": template.HASH_KEY_SECRET}
+    for name, resource in resources.items():
+        plain = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        assert not {"SECRET_KEY", "PUBLISHABLE_KEY", "HASH_KEY"} & set(plain), name
+    # Only what reads the operator keys may read their secret.
+    policies = _policies(fragment)
+    readers = [
+        f for f, statements in policies.items() if "OperatorSecret" in json.dumps(_statement(statements, "Secrets"))
+    ]
+    assert "APIHandler" in readers and "BuildWorker" not in readers and "WsSweep" not in readers
+
+
+def test_data_survives_deletes_and_replacements_but_not_a_failed_create(fragment: dict[str, Any]) -> None:
+    kept = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Logs::LogGroup"}
+    found = set()
+    for name, resource in fragment["Resources"].items():
+        if resource.get("Type") in kept or name.endswith("LogGroup"):
+            found.add(resource.get("Type", "AWS::Logs::LogGroup"))
+            assert resource["DeletionPolicy"] == "RetainExceptOnCreate", name
+            assert resource["UpdateReplacePolicy"] == "Retain", name
+    assert found == kept
+
+
+def test_the_bucket_name_cannot_collide_across_accounts_and_regions(fragment: dict[str, Any]) -> None:
+    name = fragment["Resources"][template.PUBLISH_BUCKET]["Properties"]["BucketName"]["Fn::Sub"]
+    assert "${AWS::AccountId}" in name and "${AWS::Region}" in name
+    longest = name.replace("${AWS::AccountId}", "0" * 12).replace("${AWS::Region}", "ap-southeast-12")
+    assert len(template.load_stage("prod").name) and len(longest.replace("test", "prod")) <= 63  # S3's limit
+
+
+def test_workers_retry_once_then_land_in_an_alarmed_queue(fragment: dict[str, Any]) -> None:
+    resources = fragment["Resources"]
+    stage = template.load_stage("test", require_defined=False)
+    for worker in (f for f in stage.functions if f.invoked_by_app):
+        config = resources[worker.logical_id + "InvokeConfig"]
+        assert config["Type"] == "AWS::Lambda::EventInvokeConfig"
+        properties = config["Properties"]
+        assert properties["FunctionName"] == {"Ref": worker.logical_id}
+        assert properties["MaximumRetryAttempts"] <= 1
+        assert properties["DestinationConfig"]["OnFailure"]["Destination"] == {
+            "Fn::GetAtt": [template.FAILURE_QUEUE, "Arn"]
+        }
+        sends = _statement(_policies(fragment)[worker.logical_id], "FailureQueue")
+        assert sends is not None and sends["Action"] == ["sqs:SendMessage"]
+    alarm = resources["AsyncFailureAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [template.FAILURE_QUEUE, "QueueName"]}
+    assert alarm["AlarmActions"] == [{"Ref": template.ALARM_TOPIC}]
+
+
+def test_build_deadline_is_the_build_workers_timeout(fragment: dict[str, Any]) -> None:
+    stage = template.load_stage("test", require_defined=False)
+    worker = stage.function("build_worker")
+    assert worker is not None
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    assert worker.timeout == config["lambda_functions"]["build_worker"]["lambda_timeout"]
+    for function in stage.functions:
+        variables = fragment["Resources"][function.logical_id]["Properties"]["Environment"]["Variables"]
+        assert variables["BUILD_TIMEOUT_SECONDS"] == str(worker.timeout), function.name
+
+
+def test_the_refresh_failure_filter_matches_a_sweep_with_failures_only(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+    import shlex
+
+    from chalicelib.jobs import refresh_sweep
+
+    terms = shlex.split(template.REFRESH_FAILURE_PATTERN)
+    wanted = [t for t in terms if not t.startswith("-")]
+    unwanted = [t[1:] for t in terms if t.startswith("-")]
+
+    def matches(line: str) -> bool:  # CloudWatch Logs: every term present, no excluded one
+        return all(t in line for t in wanted) and not any(t in line for t in unwanted)
+
+    lines = []
+    for failed in (0, 2):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="keyport.sweep"):
+            refresh_sweep.run(lambda: 600_000, only=[], now_ms=0)
+            report = refresh_sweep.Report(selected=3, refreshed=3 - failed, failed=failed)
+            refresh_sweep.log.info("refresh sweep: %s", report.as_dict())
+        lines.append(caplog.records[-1].getMessage())
+    assert caplog.records[0].getMessage().startswith("refresh sweep: ")  # the sweep's own line has this form
+    assert not matches(lines[0]) and matches(lines[1])
+
+
+def test_no_extra_stage_and_the_websocket_redeploys_when_routes_change(fragment: dict[str, Any]) -> None:
+    assert fragment["Resources"]["RestAPI"]["Properties"]["OpenApiVersion"] == "2.0"
+
+    def packaged(route_key: str) -> dict[str, Any]:
+        return {
+            "Resources": {
+                "WebsocketAPIDeployment": {"Type": "AWS::ApiGatewayV2::Deployment", "DependsOn": ["Route"]},
+                "Route": {"Type": "AWS::ApiGatewayV2::Route", "Properties": {"RouteKey": route_key}},
+                "WebsocketAPIStage": {
+                    "Type": "AWS::ApiGatewayV2::Stage",
+                    "Properties": {"DeploymentId": {"Ref": "WebsocketAPIDeployment"}},
+                },
+            }
+        }
+
+    first, same, changed = packaged("$default"), packaged("$default"), packaged("$connect")
+    names = [template.redeploy_websocket_on_change(t) for t in (first, same, changed)]
+    assert names[0] == names[1] != names[2]
+    assert names[0] in first["Resources"] and "WebsocketAPIDeployment" not in first["Resources"]
+    assert first["Resources"]["WebsocketAPIStage"]["Properties"]["DeploymentId"] == {"Ref": names[0]}
+
+
+def test_publishing_is_served_by_a_distribution_that_alone_may_read_the_bucket(fragment: dict[str, Any]) -> None:
+    resources = fragment["Resources"]
+    bucket = resources[template.PUBLISH_BUCKET]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    statements = resources["PublishBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert len(allows) == 1 and allows[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allows[0]["Action"] == "s3:GetObject"
+    assert template.DISTRIBUTION in allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    origin = resources[template.DISTRIBUTION]["Properties"]["DistributionConfig"]["Origins"][0]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["PublishOriginAccessControl", "Id"]}
+    for function in template.load_stage("test", require_defined=False).functions:
+        variables = resources[function.logical_id]["Properties"]["Environment"]["Variables"]
+        assert variables["PUBLISH_BUCKET"] == {"Ref": template.PUBLISH_BUCKET}
+        assert variables["PREVIEW_BASE_URL"]["Fn::Sub"] == "https://${PublishDistribution.DomainName}/preview"
+        assert variables["PUBLISH_BASE_URL"]["Fn::Sub"] == "https://${PublishDistribution.DomainName}/publish"
 
 
 def test_outputs_name_every_table(fragment: dict[str, Any]) -> None:
