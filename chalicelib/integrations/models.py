@@ -130,6 +130,7 @@ class Authentication(Model):
     refresh_attempts = NumberAttribute(default=0)
     next_attempt_at = NumberAttribute(null=True)
     needs_reconnect = BooleanAttribute(default=False)
+    refreshed_at = NumberAttribute(null=True)  # when a refresh last stored new tokens (forced ones coalesce)
 
     by_integration = AuthenticationsByIntegration()
     by_setup = AuthenticationsBySetup()

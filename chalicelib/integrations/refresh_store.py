@@ -29,6 +29,7 @@ def held(item: Authentication, payload: dict[str, Any] | None = None) -> Held:
         attempts=int(item.refresh_attempts or 0),
         next_attempt_at=int(item.next_attempt_at) if item.next_attempt_at is not None else None,
         record=item,
+        refreshed_at=int(item.refreshed_at) if item.refreshed_at is not None else None,
     )
 
 
@@ -83,6 +84,7 @@ class AuthenticationStore:
             raise NotFound("The authentication was deleted during its refresh.", code="unknown_authentication")
         definition = catalog.get(item.integration)
         service.set_payload(item, definition, {k: v for k, v in secret.items() if k != "updatedAt"}, now)
+        item.refreshed_at = now
         item.lease_id = None
         item.lease_until = None
         self._write(item, lease_id)

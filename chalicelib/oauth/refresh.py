@@ -3,7 +3,9 @@
 The refresh endpoints, the proxy, the broker's credential fetch and the scheduled sweep all call
 :func:`refresh`. It leases the record with a conditional write, re-reads it under the lease (another
 caller may have refreshed it a moment ago), calls the provider only if still needed, stores the
-result and releases the lease, so concurrent callers cause exactly one provider call. A failure keeps
+result and releases the lease, so concurrent callers cause exactly one provider call. A forced refresh
+within ``REFRESH_COALESCE_SECONDS`` of the last successful one returns that one instead of calling the
+provider again, so a client looping on a refresh endpoint cannot hammer the provider. A failure keeps
 the old tokens, records the error and the attempt count, and backs off; a refresh token the provider
 rejected for good is marked as needing a reconnection and no longer retried.
 """
@@ -52,6 +54,7 @@ class Held:
     next_attempt_at: int | None = None
     record: Any = None
     refreshed: bool = False  # True when this call got new tokens from the provider
+    refreshed_at: int | None = None  # when the provider last gave new tokens (None: unknown, never coalesced)
 
 
 class Store(Protocol):
@@ -97,11 +100,21 @@ def refresh(
     force: bool = False,
     seen_updated_at: int | None = None,
     buffer_ms: int = 0,
+    coalesce_ms: int | None = None,
     clock: Any = time,
 ) -> Held:
-    """Refresh one credential if it needs it (or ``force``), exactly once among concurrent callers."""
+    """Refresh one credential if it needs it (or ``force``), exactly once among concurrent callers.
+
+    A forced refresh within ``coalesce_ms`` (default: the ``REFRESH_COALESCE_SECONDS`` setting) of the
+    last successful one returns that one; concurrent forced refreshes share the one holding the lease.
+    """
+    if coalesce_ms is None:
+        from chalicelib.settings import get_settings
+
+        coalesce_ms = get_settings().refresh_coalesce_seconds * 1000
+    rules = _Rules(force, seen_updated_at, buffer_ms, coalesce_ms)
     lease_id = uuid.uuid4().hex
-    deadline = clock.monotonic() + WAIT_SECONDS
+    deadline = clock.monotonic() + _wait_seconds()
     delay = 0.05
     while True:
         now = _now_ms(clock)
@@ -113,11 +126,11 @@ def refresh(
         clock.sleep(delay)
         delay = min(delay * 2, 0.5)
         current = store.peek(key)
-        if _done_by_another(current, force, seen_updated_at, now, buffer_ms):
+        if rules.done(current, _now_ms(clock)):
             return current
     # From here on the lease is ours: every way out stores, records a failure, or releases it.
     try:
-        return _refresh_held(store, key, lease_id, held, force, seen_updated_at, now, buffer_ms)
+        return _refresh_held(store, key, lease_id, held, rules, now)
     except RefreshFailed:
         raise  # the failure was recorded, and the lease released, by store.fail
     except BaseException:
@@ -125,10 +138,8 @@ def refresh(
         raise
 
 
-def _refresh_held(
-    store: Store, key: str, lease_id: str, held: Held, force: bool, seen: int | None, now: int, buffer_ms: int
-) -> Held:
-    if _done_by_another(held, force, seen, now, buffer_ms):
+def _refresh_held(store: Store, key: str, lease_id: str, held: Held, rules: _Rules, now: int) -> Held:
+    if rules.done(held, now):
         store.release(key, lease_id)
         return held
     refresh_token = held.secret.get("refreshToken")
@@ -154,10 +165,38 @@ def _refresh_held(
     return stored
 
 
-def _done_by_another(held: Held, force: bool, seen_updated_at: int | None, now: int, buffer_ms: int) -> bool:
-    if force:
-        return seen_updated_at is not None and held.updated_at > seen_updated_at
-    return not is_due(held, now, buffer_ms)
+@dataclass(frozen=True)
+class _Rules:
+    """When a credential as read needs no provider call: what one :func:`refresh` call asked for."""
+
+    force: bool
+    seen_updated_at: int | None
+    buffer_ms: int
+    coalesce_ms: int
+
+    def done(self, held: Held, now: int) -> bool:
+        """Whether ``held`` already answers this call (refreshed by another caller, or not due)."""
+        if not self.force:
+            return not is_due(held, now, self.buffer_ms)
+        if self.seen_updated_at is not None and held.updated_at > self.seen_updated_at:
+            return True  # refreshed (or replaced) since the caller read it
+        return recently_refreshed(held, now, self.coalesce_ms)
+
+
+def recently_refreshed(held: Held, now: int, window_ms: int) -> bool:
+    """Whether the provider gave these tokens less than ``window_ms`` ago, and nothing replaced them since."""
+    at = held.refreshed_at
+    return at is not None and at >= held.updated_at and now - at < window_ms
+
+
+def _wait_seconds() -> float:
+    """How long to wait for another caller's lease: bounded by the request's deadline, if any."""
+    from chalicelib import deadline
+
+    left = deadline.remaining()
+    if left is None:
+        return WAIT_SECONDS
+    return max(min(WAIT_SECONDS, left - deadline.RESERVE_SECONDS), 0.0)
 
 
 def _now_ms(clock: Any) -> int:

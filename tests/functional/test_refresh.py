@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +47,33 @@ def server(running_server: OAuthServer) -> OAuthServer:
 @pytest.fixture
 def api(client: Any) -> PizzlyApi:
     return PizzlyApi(client)
+
+
+@contextmanager
+def coalescing_window(seconds: str) -> Iterator[None]:
+    """REFRESH_COALESCE_SECONDS set to ``seconds`` inside the block (settings read outside any request)."""
+    from chalicelib.settings import clear_settings, get_settings
+
+    before = os.environ.get("REFRESH_COALESCE_SECONDS")
+    os.environ["REFRESH_COALESCE_SECONDS"] = seconds
+    clear_settings()
+    get_settings()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("REFRESH_COALESCE_SECONDS", None)
+        else:
+            os.environ["REFRESH_COALESCE_SECONDS"] = before
+        clear_settings()
+        get_settings()
+
+
+@pytest.fixture
+def no_coalescing() -> Iterator[None]:
+    """Every forced refresh calls the provider (a window of 0 s)."""
+    with coalescing_window("0"):
+        yield
 
 
 def connect(api: PizzlyApi, token_url: str, payload: dict[str, Any] | None = None, **auth: Any) -> tuple[str, str]:
@@ -126,7 +155,9 @@ def test_a_refresh_sends_a_form_encoded_refresh_token_grant_with_client_credenti
     assert sent.headers["accept"] == "application/json"
 
 
-def test_a_refresh_token_the_provider_does_not_rotate_is_kept(api: PizzlyApi, server: OAuthServer) -> None:
+def test_a_refresh_token_the_provider_does_not_rotate_is_kept(
+    api: PizzlyApi, server: OAuthServer, no_coalescing: None
+) -> None:
     _, auth_id = connect(api, server.token_url)
 
     first = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
@@ -137,7 +168,9 @@ def test_a_refresh_token_the_provider_does_not_rotate_is_kept(api: PizzlyApi, se
     assert [r.body["refresh_token"] for r in server.requests] == ["refresh-0", "refresh-0"]
 
 
-def test_a_rotated_refresh_token_replaces_the_stored_one(api: PizzlyApi, server: OAuthServer) -> None:
+def test_a_rotated_refresh_token_replaces_the_stored_one(
+    api: PizzlyApi, server: OAuthServer, no_coalescing: None
+) -> None:
     _, auth_id = connect(api, server.token_url)
     server.rotate = True
 
@@ -445,3 +478,85 @@ def test_concurrent_refreshes_cause_exactly_one_provider_call(api: PizzlyApi, se
     assert item.lease_id is None
     server.delay_ms = 0
     assert api.get(f"{BASE}/{auth_id}").body["payload"]["accessToken"] == "access-1"
+
+
+# --- coalescing forced refreshes ------------------------------------------------------------------------
+
+
+def test_forced_refreshes_in_a_loop_within_the_window_make_one_provider_call(
+    api: PizzlyApi, server: OAuthServer
+) -> None:
+    _, auth_id = connect(api, server.token_url)
+    server.rotate = True
+
+    answers = [api.post(f"{BASE}/{auth_id}/refresh") for _ in range(20)]
+
+    assert server.calls() == 1
+    assert {a.status for a in answers} == {200}
+    assert {a.body["authentication"]["payload"]["accessToken"] for a in answers} == {"access-1"}
+    assert {a.body["authentication"]["payload"]["refreshToken"] for a in answers} == {"refresh-1"}
+    assert api.get(f"{BASE}/{auth_id}").body == answers[-1].body["authentication"]
+    item = stored_authentication(auth_id)
+    assert item.lease_id is None and item.lease_until is None
+
+
+def test_twenty_concurrent_forced_refreshes_make_one_provider_call(api: PizzlyApi, server: OAuthServer) -> None:
+    """Each caller reads the authentication when it arrives, as the refresh endpoint does, then forces a refresh."""
+    from chalicelib.integrations import service
+
+    _, auth_id = connect(api, server.token_url)
+    server.rotate = True
+    server.delay_ms = 200
+    start = threading.Barrier(20)
+    tokens: list[str] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def caller(index: int) -> None:
+        stored_authentication(auth_id)  # this thread's PynamoDB session is made before the race starts
+        start.wait()
+        time.sleep(0.02 * index)  # arrivals spread over 0.4 s: before, during and after the provider call
+        try:
+            view = service.refresh_authentication("local-provider", auth_id)
+        except BaseException as e:  # reported below, with the thread's exception
+            with lock:
+                failures.append(e)
+            return
+        with lock:
+            tokens.append(view["payload"]["accessToken"])
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(20)]
+    with atomic_requests():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+
+    assert failures == []
+    assert tokens == ["access-1"] * 20
+    assert server.calls() == 1
+
+
+def test_a_forced_refresh_after_the_window_calls_the_provider_again(api: PizzlyApi, server: OAuthServer) -> None:
+    with coalescing_window("1"):
+        _, auth_id = connect(api, server.token_url)
+        first = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
+        within = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
+        time.sleep(1.1)
+        after = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
+
+    assert (first["accessToken"], within["accessToken"], after["accessToken"]) == ("access-1", "access-1", "access-2")
+    assert server.calls() == 2
+
+
+def test_tokens_replaced_after_a_refresh_are_refreshed_at_once_when_forced(api: PizzlyApi, server: OAuthServer) -> None:
+    """The window covers tokens a refresh stored, not tokens an operator put there afterwards."""
+    _, auth_id = connect(api, server.token_url)
+    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
+    replaced = {"accessToken": "access-x", "refreshToken": "refresh-x", "expiresIn": 3600}
+    assert api.put(f"{BASE}/{auth_id}", {"payload": replaced}).status == 200
+
+    answer = api.post(f"{BASE}/{auth_id}/refresh")
+
+    assert answer.body["authentication"]["payload"]["accessToken"] == "access-2"
+    assert [r.body["refresh_token"] for r in server.requests] == ["refresh-0", "refresh-x"]
