@@ -414,7 +414,7 @@ def blueprint_view(blueprint: Blueprint, actor: Actor) -> dict[str, Any]:
         "id": int(blueprint.id),
         "slug": blueprint.slug,
         "title": blueprint.title,
-        "repo_url": blueprint.repo_url,
+        "repo_url": shown_repo_url(str(blueprint.repo_url)),
         "thumb_url": blueprint.thumb_url,
         "type": blueprint.type,
         "mode": blueprint.mode,
@@ -666,11 +666,62 @@ def _repo_url(value: Any, problems: list[str], *, required: bool) -> str | None:
     if not isinstance(value, str) or len(value) > 1000:
         problems.append("Repo url must be a string")
         return None
+    if carries_credentials(value.strip()):
+        problems.append(CREDENTIALS_IN_URL)  # refused, never stored: every author can read a blueprint
+        return None
     try:
         return validate_url(value.strip(), allow_local=get_settings().allow_local_repos)
     except InvalidRepoUrl as e:
         problems.append(str(e))
         return None
+
+
+CREDENTIALS_IN_URL = (
+    "Repo url must not contain credentials (a user name, password, token or query string): "
+    "blueprints are fetched without credentials and every author can read their address"
+)
+
+
+def _ssh_user(url: str) -> str | None:
+    """The user of an SSH address (``git@host:path``, ``ssh://git@host/path``), or None for other forms."""
+    if "://" not in url:
+        head = url.partition(":")[0]
+        return head.rpartition("@")[0] if "@" in head else None
+    if url.lower().startswith(("ssh://", "git+ssh://")):
+        netloc = url.split("://", 1)[1].split("/", 1)[0]
+        return netloc.rpartition("@")[0] if "@" in netloc else None
+    return None
+
+
+def carries_credentials(url: str) -> bool:
+    """Whether a repository address carries a secret: user info (other than SSH's ``git@``) or a query."""
+    from urllib.parse import urlsplit
+
+    if "?" in url or "#" in url:
+        return True  # ?access_token=..., ?private_token=...: no git host needs a query to clone
+    user = _ssh_user(url)
+    if user is not None:
+        return user != "git"
+    if "://" not in url:
+        return False  # scp-like without a user, or a local path
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False  # not a URL: validate_url refuses it
+    return "@" in parts.netloc
+
+
+def shown_repo_url(url: str) -> str:
+    """A stored address as the API shows it: any credentials stored before they were refused are cut off."""
+    if not carries_credentials(url):
+        return url
+    url = url.split("?", 1)[0].split("#", 1)[0]
+    if "://" not in url:
+        head, sep, rest = url.partition(":")
+        return head.rpartition("@")[2] + sep + rest if _ssh_user(url) not in (None, "git") else url
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
 
 
 def _thumb_url(value: Any, problems: list[str]) -> str | None:
