@@ -31,6 +31,7 @@ from chalicelib.errors import Forbidden
 if TYPE_CHECKING:
     import requests
     import urllib3
+    import urllib3.connection
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
@@ -250,42 +251,72 @@ class Guard:
             return self._pool_classes
 
 
+def _open_socket(guard: Guard, conn: urllib3.connection.HTTPConnection) -> socket.socket:
+    """What urllib3's ``HTTPConnection._new_conn`` does, to a checked address only.
+
+    The host keeps naming the request (Host header, TLS SNI and certificate check); only the socket
+    goes to the address the guard resolved and checked.
+    """
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+    from urllib3.util.connection import create_connection
+
+    try:
+        addresses = guard.addresses(conn._dns_host, conn.port or 0)
+    except socket.gaierror as e:
+        raise NameResolutionError(conn.host, conn, e) from e
+    failure: OSError | None = None
+    for address in addresses:
+        try:
+            return create_connection(
+                (address, conn.port or 0),
+                conn.timeout,
+                source_address=conn.source_address,
+                socket_options=conn.socket_options,
+            )
+        except TimeoutError as e:
+            raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from e
+        except OSError as e:
+            failure = e
+    raise NewConnectionError(conn, "Failed to establish a new connection.") from failure
+
+
+def _check_peer(guard: Guard, conn: urllib3.connection.HTTPConnection) -> None:
+    """Refuse a kept-alive connection whose peer is no longer allowed (one system call per request).
+
+    A connection was checked when it opened; checking its peer again on reuse means a setting changed
+    since cannot leave an open connection behind it.
+    """
+    sock = conn.sock
+    if sock is None:
+        return
+    try:
+        peer = str(sock.getpeername()[0])
+    except OSError:
+        return  # a dead socket fails on its own when used
+    if not address_allowed(peer, allow_loopback=guard.loopback_allowed()):
+        raise DestinationNotAllowed()
+
+
 def _pool_classes(guard: Guard) -> dict[str, Any]:
     """urllib3 connection pools whose connections open their socket to a checked address only."""
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
-    from urllib3.util.connection import create_connection
-
-    def open_socket(conn: HTTPConnection) -> socket.socket:
-        # Replaces urllib3's HTTPConnection._new_conn: the host keeps naming the request (Host header,
-        # TLS SNI and certificate check); only the socket goes to the checked address.
-        try:
-            addresses = guard.addresses(conn._dns_host, conn.port or 0)
-        except socket.gaierror as e:
-            raise NameResolutionError(conn.host, conn, e) from e
-        failure: OSError | None = None
-        for address in addresses:
-            try:
-                return create_connection(
-                    (address, conn.port or 0),
-                    conn.timeout,
-                    source_address=conn.source_address,
-                    socket_options=conn.socket_options,
-                )
-            except TimeoutError as e:
-                raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out.") from e
-            except OSError as e:
-                failure = e
-        raise NewConnectionError(conn, "Failed to establish a new connection.") from failure
 
     class GuardedHTTPConnection(HTTPConnection):
         def _new_conn(self) -> socket.socket:
-            return open_socket(self)
+            return _open_socket(guard, self)
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _check_peer(guard, self)
+            super().request(*args, **kwargs)
 
     class GuardedHTTPSConnection(HTTPSConnection):
         def _new_conn(self) -> socket.socket:
-            return open_socket(self)
+            return _open_socket(guard, self)
+
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _check_peer(guard, self)
+            super().request(*args, **kwargs)
 
     class GuardedHTTPConnectionPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection

@@ -237,3 +237,14 @@ def test_tls_verifies_the_certificate_for_the_url_name_over_the_pinned_address(c
         assert answer.json() == {"method": "GET", "path": "/tls", "host": f"pinned.test:{peer.port}", "cookie": None}
         with pytest.raises(requests.exceptions.SSLError):
             session.get(f"https://other.test:{peer.port}/tls", timeout=5, verify=certificate[0])
+
+
+def test_a_kept_alive_connection_is_refused_once_its_peer_is_no_longer_allowed(peer: HttpPeer) -> None:
+    guard = Guard(allow_loopback=True)
+    session = guard.session()
+    assert session.get(f"{peer.url}/one", timeout=5).status_code == 200
+    guard.allow_loopback = False  # the pooled connection to 127.0.0.1 is still open
+
+    with pytest.raises(DestinationNotAllowed):
+        session.get(f"{peer.url}/two", timeout=5)
+    assert [seen.path for seen in peer.requests] == ["/one"]
