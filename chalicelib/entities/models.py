@@ -191,6 +191,7 @@ class Connection(Model):
     connected_at = NumberAttribute()
     ping_shard = UnicodeAttribute()
     last_ping_at = NumberAttribute()
+    opened_at = NumberAttribute(null=True)  # when ws_open sent the open packet: a retried ws_open sends it once
     ttl = TTLAttribute()
 
     by_user = ConnectionsByUser()

@@ -147,17 +147,23 @@ def open_packet(connection: Connection) -> str:
 
 
 def open_connection(payload: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """ws_open: send the open packet and ``40``, retrying while API Gateway finishes the handshake."""
+    """ws_open: send the open packet and ``40``, retrying while API Gateway finishes the handshake.
+
+    Lambda retries a failed asynchronous invocation: the open packet is noted on the connection once
+    sent, so a retry (after ``40`` failed, say) sends only what is still missing.
+    """
     connection_id = str(payload.get("connectionId", ""))
     connection = repository.get_connection(connection_id) if connection_id else None
     if connection is None:
         return {"opened": False}
-    for delay in (*OPEN_RETRY_DELAYS, None):
-        if send(connection.endpoint, connection_id, open_packet(connection)):
-            break
-        if delay is None or repository.get_connection(connection_id) is None:
-            return {"opened": False}
-        sleep(delay)  # until $connect has returned, the connection answers 410
+    if connection.opened_at is None:
+        for delay in (*OPEN_RETRY_DELAYS, None):
+            if send(connection.endpoint, connection_id, open_packet(connection)):
+                break
+            if delay is None or repository.get_connection(connection_id) is None:
+                return {"opened": False}
+            sleep(delay)  # until $connect has returned, the connection answers 410
+        repository.mark_opened(connection_id, now_ms())
     send(connection.endpoint, connection_id, "40")
     return {"opened": True}
 

@@ -379,6 +379,21 @@ def record_ping(connection_id: str, now: int) -> bool:
     return True
 
 
+def mark_opened(connection_id: str, now: int) -> bool:
+    """Note that the open packet went out; False when it was noted already or the connection is gone."""
+    try:
+        with translated():
+            Connection(connection_id).update(
+                actions=[Connection.opened_at.set(now)],
+                condition=Connection.id.exists() & Connection.opened_at.does_not_exist(),
+            )
+    except UpdateError as e:
+        if is_conditional_failure(e):
+            return False
+        raise
+    return True
+
+
 def forget_if_silent(connection_id: str, cutoff: int) -> bool:
     """Remove a connection whose last ping is before ``cutoff``; False when it pinged since."""
     try:
