@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import broker_fetch, cold_start, first_request, sweep, warm_get
+from bench import broker_fetch, cold_start, first_request, secret_read, sweep, warm_get
 
 
 def main() -> None:
@@ -14,6 +14,8 @@ def main() -> None:
     sweep.main()
     print()
     broker_fetch.main()
+    print()
+    secret_read.main()
 
 
 if __name__ == "__main__":
