@@ -46,7 +46,7 @@ def error_boundary(request: Request, get_response: Callable[[Request], Response]
             if request.raw_body:
                 raw_body(request)  # refuses oversized bodies before any route reads them
             require_unicode_parameters(request)  # path and query text that no table, log or answer can hold
-            response = get_response(request)
+            response = _respond_once(request, get_response)
     except errors.KeyportError as e:
         if e.status >= 500:
             errors.log.error("request %s failed: %s", request.context.get("requestId"), e.error_code, exc_info=e)
@@ -57,6 +57,16 @@ def error_boundary(request: Request, get_response: Callable[[Request], Response]
             errors.log.error("request %s failed with an unexpected error", request.context.get("requestId"))
         return errors.render(translated, path)
     return response
+
+
+def _respond_once(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Run the route; a create carrying an Idempotency-Key runs once per key, and its answer is replayed."""
+    if request.method == "POST" and "idempotency-key" in request.headers:
+        from chalicelib import idempotency
+
+        if idempotency.applies(request):
+            return idempotency.run(request, get_response)
+    return get_response(request)
 
 
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="refresh_sweep")
