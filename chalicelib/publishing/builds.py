@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from chalicelib import aws
+from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import now_ms
 from chalicelib.publishing import repository
 from chalicelib.publishing.models import Blueprint, Group, Project, Theme
@@ -275,7 +276,7 @@ def remove_outputs(slug: str) -> None:
     try:
         for target in TARGETS:
             _delete(s3, bucket, _keys(s3, bucket, f"{target}/{slug}/"))
-    except (BotoCoreError, ClientError):
+    except (BotoCoreError, ClientError, ServiceUnavailable):  # the project is deleted: its answer stands
         log.exception("could not remove the files of project %s", slug)
 
 
