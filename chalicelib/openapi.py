@@ -70,6 +70,75 @@ def _to_openapi_path(path: str) -> str:
     return path.replace("+}", "}")
 
 
+#: The component schema of each service's error body, by the error style of ``errors.style_for_path``.
+ERROR_SCHEMAS: dict[str, str] = {
+    "pizzly": "PizzlyError",
+    "broker": "BrokerError",
+    "giistr": "RepoTagsError",
+    "autotune": "AutotuneError",
+    "platform": "PlatformError",
+}
+
+#: API Gateway's own error body: what it answers before or instead of the app.
+GATEWAY_ERROR: dict[str, Any] = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string", "examples": ["Endpoint request timed out"]}},
+}
+
+# Statuses any operation can answer whatever its route does, because the middleware in app.py, the
+# shared helpers in chalicelib/http.py and the AWS layer raise them: added to every operation below.
+_EVERY_OPERATION: dict[str, str] = {
+    "413": "The request body is larger than MAX_BODY_BYTES (1 MiB by default; API Gateway refuses 10 MiB)",
+    "500": "Unexpected error, logged with the request id (never a stack trace)",
+    "503": "A service Keyport depends on (DynamoDB, KMS, a provider) is unavailable, or the request ran out "
+    "of time; nothing was left half-done, retry",
+}
+_JSON_BODY: dict[str, str] = {
+    "400": "The body is missing, not valid JSON, not an object, or not valid text",
+    "415": "The body is not sent as application/json",
+}
+_AUTHENTICATED: dict[str, str] = {"401": "Missing or invalid credentials"}
+_GATEWAY: dict[str, str] = {"504": "API Gateway's own answer when the request takes longer than 29 s"}
+
+
+def _takes_json(operation: dict[str, Any]) -> bool:
+    return "application/json" in operation.get("requestBody", {}).get("content", {})
+
+
+def _needs_credentials(operation: dict[str, Any]) -> bool:
+    security = operation.get("security", [])
+    return bool(security) and all(requirement for requirement in security)
+
+
+def with_shared_responses(path: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """``operation`` with the statuses every route of its service can answer, in that service's error body.
+
+    A status the operation documents itself is kept as it is; the others are added with the error
+    schema of the service owning ``path`` (the body ``errors.render`` gives it), or API Gateway's own.
+    """
+    from chalicelib.errors import style_for_path
+
+    error = ref(ERROR_SCHEMAS[style_for_path(path)])
+    shared = {**_EVERY_OPERATION}
+    if _takes_json(operation):
+        shared.update(_JSON_BODY)
+    if _needs_credentials(operation):
+        shared.update(_AUTHENTICATED)
+    schemas: dict[str, dict[str, Any]] = {status: error for status in shared}
+    schemas["413"] = {"anyOf": [error, ref("GatewayError")]}  # over 10 MiB, API Gateway answers itself
+    shared.update(_GATEWAY)
+    schemas.update({status: ref("GatewayError") for status in _GATEWAY})
+    responses = {
+        status: {"description": text, "content": json_content(schemas[status])} for status, text in shared.items()
+    }
+    return {**operation, "responses": {**responses, **operation["responses"]}}
+
+
+def _with_shared_responses(path: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {key: value if key == "parameters" else with_shared_responses(path, value) for key, value in item.items()}
+
+
 @lru_cache(maxsize=1)
 def _build(server: str) -> dict[str, Any]:
     paths: dict[str, Any] = dict(_OWN_PATHS)
@@ -79,9 +148,10 @@ def _build(server: str) -> dict[str, Any]:
 
     for name in SERVICES:
         module = importlib.import_module(f"chalicelib.{name}.openapi")
-        paths.update({_to_openapi_path(p): v for p, v in module.PATHS.items()})
+        paths.update({_to_openapi_path(p): _with_shared_responses(p, v) for p, v in module.PATHS.items()})
         schemas.update(module.SCHEMAS)
         tags.append(module.TAG)
+    schemas["GatewayError"] = GATEWAY_ERROR
     return {
         "openapi": "3.1.0",
         "info": {

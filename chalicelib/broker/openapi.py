@@ -40,7 +40,7 @@ _OPERATOR_ERRORS: Responses = {
 _CUSTOMER_ERRORS: Responses = {
     "401": ("No API key, or an unknown one", ref("BrokerDetail")),
     "403": ("The API key is another customer's", ref("BrokerDetail")),
-    "422": ("Validation Error", ref("BrokerHTTPValidationError")),
+    "422": ("Validation Error (field errors), or one message", ref("BrokerError")),
 }
 
 
@@ -224,7 +224,7 @@ PATHS: dict[str, Any] = {
                 "403": ("The grant does not include the capability", ref("BrokerDetail")),
                 "404": ("No granted connection of this provider (and name)", ref("BrokerDetail")),
                 "409": ("Several granted connections match; pass name", ref("BrokerDetail")),
-                "422": ("Validation Error", ref("BrokerHTTPValidationError")),
+                "422": ("Validation Error (field errors), or one message", ref("BrokerError")),
                 "502": ("The credentials expired and could not be refreshed", ref("BrokerDetail")),
             },
             security=PROXY,
@@ -279,6 +279,10 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "BrokerDetail": {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}},
+    "BrokerError": {
+        "description": "Every broker error: field errors for a validation failure, one message otherwise",
+        "anyOf": [ref("BrokerDetail"), ref("BrokerHTTPValidationError")],
+    },
     "BrokerValidationError": {
         "type": "object",
         "required": ["loc", "msg", "type"],

@@ -185,14 +185,33 @@ def _page(text: str) -> dict[str, Any]:
     return {"description": text, "content": _PAGE}
 
 
+def _page_or_error(text: str) -> dict[str, Any]:
+    """A failure the connect flow shows as a page, or the middleware answers in JSON before the flow runs."""
+    return {"description": text, "content": {**_PAGE, "application/json": {"schema": ref("PizzlyError")}}}
+
+
+# Every connect step turns an error into a failure page with the error's status (routes._connect).
+_CONNECT_FAILURES = {
+    "403": _page("The provider's address is not an allowed destination (failure page)"),
+    "404": _page("Unknown integration, or the flow's authentication or integration is gone (failure page)"),
+    "500": _page_or_error("Unexpected error (failure page, or JSON when it happens outside the flow)"),
+    "503": _page_or_error("DynamoDB, KMS or the provider unavailable, or out of time (failure page or JSON)"),
+}
+
+
 def _proxy_operation(method: str, suffix: str) -> dict[str, Any]:
     op = operation(
         "Call the integration's API with the stored credentials",
         f"proxy{suffix}{method.capitalize()}",
         _T,
         {
-            "400": ("missing_auth_id", ref("PizzlyError")),
+            "400": (
+                "missing_auth_id; invalid_proxy_path (the path climbs out of the base URL's path: '..' in any "
+                "encoding, encoded slashes or backslashes); invalid_connect_params",
+                ref("PizzlyError"),
+            ),
             "401": ("Missing or invalid key", ref("PizzlyError")),
+            "403": ("destination_not_allowed: the integration's host is not a public address", ref("PizzlyError")),
             "404": ("Unknown integration or authentication", ref("PizzlyError")),
             "502": ("The integration's API could not be reached", ref("PizzlyError")),
         },
@@ -230,6 +249,7 @@ PATHS.update(
                     "200": _page("Client-credentials integrations: connected at once; the page posts the result"),
                     "400": _page("Failure page posting AUTHORIZATION_FAILED to the opener"),
                     "401": _page("Missing or invalid publishable key (failure page)"),
+                    **_CONNECT_FAILURES,
                 },
             },
         },
@@ -249,6 +269,7 @@ PATHS.update(
                 "responses": {
                     "200": _page("Success page posting AUTHORIZATION_SUCEEDED with authId to the opener"),
                     "400": _page("Failure page (unknown, reused or expired state; provider error)"),
+                    **_CONNECT_FAILURES,
                 },
             }
         },

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import re
 
+import jsonschema
 from chalice.test import Client
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from app import app
+from chalicelib import errors
 from chalicelib.openapi import _build
 
 FALLBACK_VIEWS = ("method_not_allowed_", "not_found", "root_not_found")
@@ -71,3 +75,59 @@ def test_the_document_is_served_without_authentication() -> None:
     document = json.loads(response.body)
     assert document["openapi"] == "3.1.0"
     assert document["servers"][0]["url"].endswith("://api.example.com")
+
+
+# --- statuses -------------------------------------------------------------------------------------
+
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    return [(p, m, op) for p, item in document["paths"].items() for m, op in item.items() if m in _METHODS]
+
+
+def test_every_operation_documents_what_every_route_can_answer() -> None:
+    document = _build("http://localhost")
+    for path, method, operation in _operations(document):
+        if path == "/openapi.json":
+            continue
+        statuses = set(operation["responses"])
+        assert {"413", "500", "503", "504"} <= statuses, (path, method)
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            assert {"400", "415"} <= statuses, (path, method)
+        security = operation["security"]
+        if security and all(security):
+            assert "401" in statuses, (path, method)
+
+
+def _validator(document: dict, schema: dict) -> jsonschema.Draft202012Validator:
+    """A validator for ``schema``, whose references point into ``document``."""
+    registry = Registry().with_resource("urn:keyport", Resource.from_contents(document, DRAFT202012))
+    text = json.dumps(schema).replace('"#/components/', '"urn:keyport#/components/')
+    return jsonschema.Draft202012Validator(json.loads(text), registry=registry)
+
+
+def test_every_documented_json_error_is_the_body_the_service_renders_for_that_path() -> None:
+    document = _build("http://localhost")
+    checked = 0
+    for path, method, operation in _operations(document):
+        concrete = re.sub(r"{[^}]+}", "x", path)
+        for status, response in operation["responses"].items():
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            if not status.isdigit() or int(status) < 400 or schema is None or status == "504":
+                continue
+            error = type("Documented", (errors.KeyportError,), {"status": int(status)})("Something went wrong.")
+            body = json.loads(errors.render(error, concrete).body)
+            problems = [e.message for e in _validator(document, schema).iter_errors(body)]
+            assert not problems, (path, method, status, body, problems)
+            checked += 1
+    assert checked > 500
+
+
+def test_an_unknown_integration_on_the_connect_page_is_a_documented_404(aws_env: None) -> None:
+    document = _build("http://localhost")
+    with Client(app) as client:
+        response = client.http.get("/auth/0")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    assert "text/html" in document["paths"]["/auth/{integration}"]["get"]["responses"]["404"]["content"]
