@@ -16,6 +16,7 @@ from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, Webso
 
 from chalicelib import deadline, errors
 from chalicelib.http import json_response, raw_body, require_unicode_parameters
+from chalicelib.limits import refuse_oversized
 
 app = Chalice(app_name="keyport")
 # Every body is binary-safe: the proxy passes arbitrary bytes, so API Gateway hands bodies over in base64.
@@ -47,6 +48,7 @@ def error_boundary(request: Request, get_response: Callable[[Request], Response]
                 raw_body(request)  # refuses oversized bodies before any route reads them
             require_unicode_parameters(request)  # path and query text that no table, log or answer can hold
             response = _respond_once(request, get_response)
+            refuse_oversized(response)  # over Lambda's 6 MB, API Gateway would answer a bare 502
     except errors.KeyportError as e:
         if e.status >= 500:
             errors.log.error("request %s failed: %s", request.context.get("requestId"), e.error_code, exc_info=e)

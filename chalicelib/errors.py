@@ -131,6 +131,16 @@ class BadGateway(KeyportError):
     default_message = "An upstream service failed."
 
 
+class ResponseTooLarge(BadGateway):
+    """An answer larger than a Lambda function may return (chalicelib/limits.py); API Gateway would send a bare 502."""
+
+    code = "response_too_large"
+    default_message = (
+        "The response is larger than the 6 MB (about 4.5 MB of body) Keyport can return; ask for less, "
+        "for example a smaller page or range."
+    )
+
+
 class ServiceUnavailable(KeyportError):
     status = 503
     code = "service_unavailable"
