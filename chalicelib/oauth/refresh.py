@@ -114,14 +114,14 @@ def refresh(
         coalesce_ms = get_settings().refresh_coalesce_seconds * 1000
     rules = _Rules(force, seen_updated_at, buffer_ms, coalesce_ms)
     lease_id = uuid.uuid4().hex
-    deadline = clock.monotonic() + _wait_seconds()
+    give_up_at = clock.monotonic() + _wait_seconds()
     delay = 0.05
     while True:
         now = _now_ms(clock)
         held = store.acquire(key, lease_id, now, LEASE_MS)
         if held is not None:
             break
-        if clock.monotonic() >= deadline:
+        if clock.monotonic() >= give_up_at:
             raise RefreshBusy()
         clock.sleep(delay)
         delay = min(delay * 2, 0.5)
