@@ -20,6 +20,7 @@ DAYS_LISTED = 7  # a page reads back at most this many days' partitions
 # What each kind of event is called on the activity page.
 KINDS = {
     "authentication.created": "Authentication created",
+    "authentication.reconnected": "Authentication reconnected",
     "authentication.refreshed": "Authentication refreshed",
     "authentication.refresh_failed": "Refresh failed",
     "authentication.revealed": "Authentication revealed",

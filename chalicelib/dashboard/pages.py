@@ -110,17 +110,17 @@ class Ctx:
 
 
 def _context(request: Request) -> Ctx:
+    """Where this dashboard is served: PUBLIC_URL when set (its origin and path), else this request's."""
     settings = get_settings()
-    event = request.to_original_event()
-    full_path = request.context.get("path", event.get("path", ""))
-    event_path = _event_path(request)
-    prefix = full_path[: -len(event_path)] if event_path and full_path.endswith(event_path) else ""
     if settings.public_url:
         parts = urlsplit(settings.public_url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin, prefix = f"{parts.scheme}://{parts.netloc}", parts.path
     else:
         proto = request.headers.get("x-forwarded-proto", "https")
         origin = f"{proto}://{request.headers.get('host', 'localhost')}"
+        full_path = str(request.context.get("path") or "")
+        event_path = _event_path(request)
+        prefix = full_path[: -len(event_path)] if event_path and full_path.endswith(event_path) else ""
     return Ctx(request, prefix.rstrip("/"), origin, origin.startswith("https://"), now_ms())
 
 

@@ -142,7 +142,7 @@ def error_page(status: int, code: str, message: str, headers: dict[str, str] | N
         title = "Error"
     body = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{status} {html.escape(title)} · Keyport</title>"
         f'<link rel="stylesheet" href="/dashboard/static/dashboard.css?v={asset_version("dashboard.css")}">'
         '</head><body><main class="narrow"><section class="card">'

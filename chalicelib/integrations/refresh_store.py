@@ -88,6 +88,9 @@ class AuthenticationStore:
         item.lease_id = None
         item.lease_until = None
         self._write(item, lease_id)
+        from chalicelib.dashboard import activity
+
+        activity.record("authentication.refreshed", "refresh", f"{item.integration}/{key}", at=now)
         return held(item)
 
     def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
@@ -108,6 +111,11 @@ class AuthenticationStore:
         else:
             actions += [Authentication.next_attempt_at.set(retry_at), Authentication.refresh_due_at.set(retry_at)]
         self._update(item, actions, lease_id)
+        from chalicelib.dashboard import activity
+
+        outcome = "needs reconnect" if retry_at is None else "will retry"
+        detail = f"{error.get('error', 'error')}: {error.get('description') or ''} ({outcome})"
+        activity.record("authentication.refresh_failed", "refresh", key, detail, at=now)
 
     def release(self, key: str, lease_id: str) -> None:
         item = Authentication(key)
