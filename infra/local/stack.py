@@ -71,7 +71,6 @@ def banner(stack: LocalStack) -> str:
     key_line = f"  SECRET_KEY  {stack.secret_key}" + (
         "   (generated; set SECRET_KEY to choose one)" if stack.generated_key else ""
     )
-    workers = f"{stack.workers} worker processes" if stack.workers else "in-process (one invocation at a time)"
     return "\n".join(
         [
             "",
@@ -80,8 +79,6 @@ def banner(stack: LocalStack) -> str:
             f"  Dashboard   {stack.url}/dashboard   (sign in with the SECRET_KEY)",
             key_line,
             f"  AWS (moto)  {stack.aws_endpoint}",
-            f"  Publishing  {stack.publish_url}   (the private bucket, served as CloudFront would)",
-            f"  Lambda      {workers}",
             f"  Try:        curl -u '{stack.secret_key}:' {stack.url}/api/",
             "  Stop:       Ctrl-C",
             "",
