@@ -142,14 +142,14 @@ def _urls(auth: dict[str, Any], params: dict[str, str], names: tuple[str, ...]) 
     urls = {n: catalog.fill(auth[n], {"connectParams": params}) for n in names if auth.get(n)}
     allow_loopback = get_settings().allow_http_loopback
     if not all(outbound.host_allowed(urlsplit(u).hostname or "", allow_loopback=allow_loopback) for u in urls.values()):
-        raise outbound.DestinationNotAllowed("The provider's address is not an allowed destination.")
+        raise outbound.DestinationNotAllowed()
     return urls
 
 
 def _token_failure(error: oauth2.TokenError, what: str) -> KeyportError:
     """The connect flow's error for a failed token call: the provider's refusal, or a refused address."""
     if error.error == oauth2.DESTINATION_NOT_ALLOWED:
-        return outbound.DestinationNotAllowed("The provider's address is not an allowed destination.")
+        return outbound.DestinationNotAllowed()
     return BadRequest(
         f"The provider refused the {what}: {error.error} ({error.description})", code="token_exchange_failed"
     )
