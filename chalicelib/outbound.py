@@ -24,6 +24,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import Forbidden
@@ -39,21 +40,23 @@ Resolver = Callable[[str, int], Sequence[str]]
 MAX_REDIRECTS = 5
 
 # Ranges refused whatever the running Python's ipaddress tables say about them (they changed across
-# 3.11 and 3.12 point releases); everything else must also be ``is_global``.
-_REFUSED_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-        "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
-        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-        "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20",
-        "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
-    )
+# 3.11 and 3.12 point releases); everything else must also be ``is_global``. Parsed on first use.
+_REFUSED = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20",
+    "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
 )  # fmt: skip
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 _IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
 _NUMERIC_LABEL = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _refused_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(n) for n in _REFUSED)
 
 
 class DestinationNotAllowed(Forbidden):
@@ -94,7 +97,7 @@ def address_allowed(address: str | IPAddress, *, allow_loopback: bool) -> bool:
             return False
     if ip.is_loopback:
         return allow_loopback
-    if any(ip in network for network in _REFUSED_NETWORKS):
+    if any(ip in network for network in _refused_networks()):
         return False
     special = ip.is_private or ip.is_reserved or ip.is_link_local or ip.is_multicast or ip.is_unspecified
     return ip.is_global and not special

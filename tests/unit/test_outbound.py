@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -248,3 +249,20 @@ def test_a_kept_alive_connection_is_refused_once_its_peer_is_no_longer_allowed(p
     with pytest.raises(DestinationNotAllowed):
         session.get(f"{peer.url}/two", timeout=5)
     assert [seen.path for seen in peer.requests] == ["/one"]
+
+
+def test_no_code_calls_out_without_the_guard() -> None:
+    # Every outbound HTTP call goes through chalicelib.outbound; a new one that does not fails here.
+    direct = re.compile(
+        r"requests\.(?:get|post|put|patch|delete|head|request|Session)\(|urllib3\.PoolManager\(|PoolManager\(|"
+        r"default_urllib3_manager\(|urlopen\(|http\.client\.HTTPS?Connection\(|socket\.create_connection\("
+    )
+    root = Path(__file__).resolve().parents[2]
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for path in [root / "app.py", *sorted((root / "chalicelib").rglob("*.py"))]
+        if path.name != "outbound.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == []
