@@ -89,6 +89,7 @@ GATEWAY_ERROR: dict[str, Any] = {
 # Statuses any operation can answer whatever its route does, because the middleware in app.py, the
 # shared helpers in chalicelib/http.py and the AWS layer raise them: added to every operation below.
 _EVERY_OPERATION: dict[str, str] = {
+    "400": "A path or query parameter is not valid Unicode text",
     "413": "The request body is larger than MAX_BODY_BYTES (1 MiB by default; API Gateway refuses 10 MiB)",
     "500": "Unexpected error, logged with the request id (never a stack trace)",
     "503": "A service Keyport depends on (DynamoDB, KMS, a provider) is unavailable, or the request ran out "

@@ -279,7 +279,7 @@ def _count(params: dict[str, str], name: str, low: int, high: int) -> int | None
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    value = parse_id(raw.strip())
+    value = parse_id(raw)
     if value is None:
         raise InvalidQuery(f"'{name}' must be a whole number between {low} and {high}.")
     if not low <= value <= high:
