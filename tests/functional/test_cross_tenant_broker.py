@@ -35,6 +35,7 @@ DEPUTY, A_S_DEPUTY = "?provider=deputy", "?provider=deputy&name={connection_name
 # The runtime: B's proxy key (or B's API key) on A's instance: 401; B's instance asking for A's connection: 404.
 TABLE = [
     Case("GET", CONNECTIONS, 403, NOT_YOURS),
+    Case("GET", CONNECTIONS, 403, NOT_YOURS, caller="b-x-api-key"),
     Case("POST", CONNECTIONS, 403, NOT_YOURS, body=NEW_CONNECTION),
     Case("DELETE", CONNECTION, 403, NOT_YOURS),
     Case("DELETE", CONNECTION, 404, own=("customer_id",)),
@@ -83,6 +84,8 @@ class BrokerTenants(Tenants):
         assert self.api.fetch(self.a["instance_id"], self.keys["a-instance"], provider="deputy").status == 200
 
     def headers(self, caller: str) -> dict[str, str]:
+        if caller == "b-x-api-key":
+            return {"X-Api-Key": self.keys["b"]}
         return {"Authorization": f"Bearer {self.keys[caller]}"}
 
     def read_back(self, route: str) -> Any:

@@ -36,6 +36,7 @@ TABLE = [
     Case("GET", "/api/v1/repos", 200),
     Case("POST", "/api/v1/repo", 200, body={"github_repo_id": "{github_repo_id}"}),
     Case("PUT", "/api/v1/repo", 404, body={"id": "{repo_id}", "github_repo_id": "99"}),
+    Case("PUT", "/api/v1/repo", 200, body={"id": "{repo_id}", "github_repo_id": "{github_repo_id}"}, own=("repo_id",)),
     Case("DELETE", "/api/v1/repo/{repo_id}", 404),
     Case("POST", "/api/v1/tag/{tag_id}/repo/{repo_id}", 404),
     Case("POST", "/api/v1/tag/{tag_id}/repo/{repo_id}", 404, own=("tag_id",)),

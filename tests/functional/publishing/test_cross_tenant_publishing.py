@@ -32,6 +32,7 @@ NEW_PROJECT = {"title": "B's quiz", "blueprint": "{blueprint_slug}", "theme": "{
 TABLE = [
     Case("GET", "/projects", 200),
     Case("GET", "/projects", 200, query="?group={group_slug}"),
+    Case("GET", "/projects", 200, query="?theme={theme_slug}&search=a%20project"),
     Case("POST", "/projects", 403, body=NEW_PROJECT),
     Case("GET", "/projects/{id}", 403),
     Case("PUT", "/projects/{id}", 403, body={"title": "taken over"}),
