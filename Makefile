@@ -6,7 +6,7 @@ STAGE ?= dev
 PORT ?= 8000
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: install run test lint typecheck check package deploy bench clean e2e-deps
+.PHONY: install run test fuzz lint typecheck check package deploy bench clean e2e-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ run: install ## Start the local stack on http://127.0.0.1:$(PORT) (Ctrl-C stops 
 
 test: install e2e-deps ## Run the whole test suite
 	$(BIN)/pytest
+
+# The long fuzzing run: schemathesis over every operation of /openapi.json, every check, all phases, with and
+# without the operator key, against the local stack; prints operations, test cases, failures and time.
+# FUZZ_EXAMPLES (default 50) and FUZZ_SEED choose the size and the seed. `make test` runs a bounded version.
+fuzz: install ## Fuzz every documented operation with schemathesis (long; FUZZ_EXAMPLES=50 FUZZ_SEED=...)
+	$(BIN)/python -m tests.fuzz.harness
 
 # The real clients the end-to-end tests drive: Debian's Chromium (installed when missing and root)
 # and the npm packages of tests/e2e/*/ (pizzly-js, socket.io-client), each pinned by its lock file.
