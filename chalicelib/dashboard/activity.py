@@ -15,7 +15,7 @@ from typing import Any
 log = logging.getLogger("keyport")
 
 KEEP_DAYS = 30
-DAYS_LISTED = 7  # a page reads back at most this many days' partitions
+DAYS_LISTED = 2  # a page reads at most two days' partitions; "Older events" steps further back
 
 # What each kind of event is called on the activity page.
 KINDS = {
@@ -105,7 +105,9 @@ def recent(limit: int, before: int | None, now: int) -> tuple[list[Event], int |
         day -= timedelta(days=1)
     if len(events) > limit:
         return events[:limit], events[limit - 1].at
-    return events, None
+    # Fewer than a page in the days read: the next page starts where they end, until the log's start.
+    day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000) + 86400_000
+    return events, day_start if day >= oldest else None
 
 
 def _event(item: Any) -> Event:
