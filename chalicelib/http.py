@@ -206,14 +206,14 @@ def is_unicode(text: str) -> bool:
 
 
 def require_unicode_parameters(request: Request) -> None:
-    """400 when a path or query parameter is not valid Unicode text.
+    """400 when a path or query parameter, or a header, is not valid Unicode text.
 
     API Gateway percent-decodes paths and queries, and an event can carry unpaired surrogates that no
     table, log line or response can hold; they are refused before any route reads them.
     """
-    pairs = [*(request.uri_params or {}).items(), *query_pairs(request)]
+    pairs = [*(request.uri_params or {}).items(), *query_pairs(request), *request.headers.items()]
     if not all(is_unicode(name) and is_unicode(value) for name, value in pairs):
-        raise BadRequest("Path and query parameters must be valid Unicode text.", code="invalid_unicode")
+        raise BadRequest("Path and query parameters and headers must be valid Unicode text.", code="invalid_unicode")
 
 
 def query(request: Request, name: str) -> str | None:

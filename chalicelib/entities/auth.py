@@ -25,7 +25,7 @@ from chalicelib.entities import repository
 from chalicelib.entities.accounts import LOGIN_PATTERN, PASSWORD_MAX
 from chalicelib.entities.models import Credential, PlatformUser
 from chalicelib.errors import BadRequest, TooManyRequests, Unauthorized
-from chalicelib.http import now_ms
+from chalicelib.http import is_unicode, now_ms
 from chalicelib.settings import get_settings
 
 SESSION, ACCESS = "session", "access"
@@ -211,7 +211,7 @@ def authenticate(
 
 def _principal(secret: str, kind: str, now: int | None) -> Principal:
     now = now_ms() if now is None else now
-    if len(secret) > 512:
+    if len(secret) > 512 or not is_unicode(secret):  # a websocket's ?token= is not checked by the middleware
         raise NotAuthenticated("This credential is not valid.")
     credential = repository.get_credential(key_hash(secret))
     if credential is None or credential.kind != kind or int(credential.expires_at) <= now:

@@ -502,3 +502,44 @@ def test_path_and_query_text_that_is_not_unicode_is_refused(
     before = stored()
     assert "Unicode" in refused(_send(world.client, "GET", path, headers))
     assert stored() == before
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "refused"),
+    [
+        ("/themes", {"Authorization": f"API-KEY auth=k{LONE}", "Accept": "application/json"}, autotune_error),
+        ("/api/v1/things", {"Cookie": f"sid=s{LONE}"}, platform_error),
+        ("/v1/customers/00000000-0000-4000-8000-000000000000/connections", {"X-Api-Key": LONE}, None),
+        ("/api/github/configurations", {"Authorization": basic(TEST_SECRET_KEY), "X-Note": LONE}, pizzly_error),
+    ],
+    ids=["publishing key", "entity store cookie", "broker key", "any header"],
+)
+def test_header_text_that_is_not_unicode_is_refused(
+    world: World, path: str, headers: dict[str, str], refused: Callable[[Reply], str] | None
+) -> None:
+    reply = _send(world.client, "GET", path, headers)
+    message = refused(reply) if refused is not None else broker_message(reply, 400)
+    assert "Unicode" in message
+
+
+def test_a_websocket_token_that_is_not_unicode_is_refused_with_401(world: World) -> None:
+    from app import app
+
+    context = {
+        "routeKey": "$connect",
+        "eventType": "CONNECT",
+        "connectionId": "conn-boundary-0=",
+        "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+        "stage": "api",
+        "apiId": "abc123",
+        "requestId": "r",
+    }
+    event = {
+        "requestContext": context,
+        "headers": {},
+        "queryStringParameters": {"EIO": "3", "transport": "websocket", "token": f"t{LONE}"},
+        "isBase64Encoded": False,
+    }
+    before = stored()
+    assert app.handler_map["ws_connect"](event, None) == {"statusCode": 401}
+    assert stored() == before

@@ -28,12 +28,13 @@ def request(
     *,
     path: dict[str, str] | None = None,
     query: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Request:
     """A Chalice request as API Gateway's REST proxy event makes it (body base64-encoded, as for every body)."""
     return Request(
         {
             "multiValueQueryStringParameters": query,
-            "headers": {"content-type": "application/json"},
+            "headers": {"content-type": "application/json", **(headers or {})},
             "pathParameters": path,
             "requestContext": {"httpMethod": "POST", "resourcePath": "/x"},
             "isBase64Encoded": True,
@@ -239,17 +240,20 @@ def test_a_digit_only_slug_gets_its_kind_in_front_and_reads_as_an_id() -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "query"),
+    ("path", "query", "headers"),
     [
-        ({"user": "\ud800"}, None),
-        ({"\udc00": "x"}, None),
-        (None, {"group": ["ok", "\udfff"]}),
-        (None, {"\ud800": ["x"]}),
+        ({"user": "\ud800"}, None, None),
+        ({"\udc00": "x"}, None, None),
+        (None, {"group": ["ok", "\udfff"]}, None),
+        (None, {"\ud800": ["x"]}, None),
+        (None, None, {"authorization": "Bearer \ud800"}),
     ],
 )
-def test_path_and_query_text_must_be_unicode(path: dict[str, str] | None, query: dict[str, list[str]] | None) -> None:
+def test_path_query_and_header_text_must_be_unicode(
+    path: dict[str, str] | None, query: dict[str, list[str]] | None, headers: dict[str, str] | None
+) -> None:
     with pytest.raises(BadRequest) as caught:
-        http.require_unicode_parameters(request(path=path, query=query))
+        http.require_unicode_parameters(request(path=path, query=query, headers=headers))
     assert caught.value.status == 400 and caught.value.error_code == "invalid_unicode"
 
 
