@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import broker_fetch, cold_start, first_request, secret_read, sweep, warm_get
+from bench import broker_fetch, cold_start, first_request, local_throughput, secret_read, sweep, warm_get
 
 
 def main() -> None:
@@ -16,6 +16,8 @@ def main() -> None:
     broker_fetch.main()
     print()
     secret_read.main()
+    print()
+    local_throughput.main([])
 
 
 if __name__ == "__main__":

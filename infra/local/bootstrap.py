@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chalicelib import aws
@@ -55,14 +54,17 @@ def create_buckets() -> list[str]:
         if name not in existing:
             location = {} if settings.region == "us-east-1" else {"LocationConstraint": settings.region}
             s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": location} if location else {}))
-        # Locally the emulator serves the builds: anyone may read them, as a CDN would in AWS.
-        public_read = {
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": f"arn:aws:s3:::{name}/*",
-        }
-        s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [public_read]}))
+        # Private, as on AWS: no bucket policy, public access blocked. The local stack serves the builds
+        # through infra/local/cdn.py with the emulator's credentials, as CloudFront does with origin access control.
+        s3.put_public_access_block(
+            Bucket=name,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
     return names
 
 

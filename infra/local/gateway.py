@@ -7,8 +7,11 @@ The same port also serves the API Gateway management API (``/@connections/{id}``
 ``Invoke`` API (``/2015-03-31/functions/{name}/invocations``) so that boto3 clients pointed at the
 gateway work unchanged. See ``docs/local-gateway.md``.
 
-Calls into the app are serialised with one lock (Chalice keeps the current request on the app object)
-and run in worker threads, so the event loop stays free for the app's calls back into the gateway.
+With a :class:`~infra.local.workers.WorkerPool` (what the local stack uses), each invocation runs in
+a free worker process, one invocation per worker at a time, as Lambda runs concurrent invocations in
+separate instances. Without one, calls into the app are serialised with one lock (Chalice keeps the
+current request on the app object) and run in threads of this process; the unit tests use that mode.
+Either way the event loop stays free for the app's calls back into the gateway.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import functools
 import json
 import logging
 import os
@@ -44,6 +48,8 @@ from chalice.app import (
 )
 from multidict import CIMultiDict
 
+from infra.local.workers import InvocationError, WorkerPool, resolve_handler, serialise_result
+
 __all__ = [
     "MAX_HEADER_BYTES",
     "MAX_REQUEST_BODY",
@@ -65,6 +71,9 @@ MAX_REQUEST_BODY = 10 * 1024 * 1024
 MAX_WEBSOCKET_MESSAGE = 128 * 1024
 #: Lambda's synchronous Invoke payload limit (request and response).
 MAX_SYNC_INVOKE_PAYLOAD = 6 * 1024 * 1024
+#: Lambda's synchronous response limit, on the JSON the handler returns ("Response payload size exceeded
+#: maximum allowed payload size (6291556 bytes)"). API Gateway answers a larger proxy response with a 502.
+MAX_SYNC_RESPONSE_PAYLOAD = 6_291_556
 #: API Gateway's URL length limit for an edge-optimized REST API (Chalice's default endpoint type); here
 #: the request target (path and query string) is measured. Longer → 414 {"message": "Request-URI Too Long"}.
 MAX_URL_LENGTH = 8192
@@ -125,12 +134,21 @@ def _segment_kind(segment: str) -> int:
     return 0
 
 
-def _match_pattern(pattern: list[str], segments: list[str]) -> tuple[tuple[int, ...], dict[str, str]] | None:
-    """Match decoded request ``segments`` against one route ``pattern``; (score, params) or None."""
+@functools.lru_cache(maxsize=4096)
+def _compile_pattern(pattern: str) -> tuple[tuple[str, int], ...]:
+    """A route pattern's segments with their kinds, computed once per pattern."""
+    return tuple((part, _segment_kind(part)) for part in _split_pattern(pattern))
+
+
+def _match_pattern(
+    pattern: tuple[tuple[str, int], ...], segments: list[str]
+) -> tuple[tuple[int, ...], dict[str, str]] | None:
+    """Match decoded request ``segments`` against one compiled route ``pattern``; (score, params) or None."""
+    if (not pattern or pattern[-1][1] != 2) and len(pattern) != len(segments):
+        return None  # only a greedy pattern matches a path of another length
     score: list[int] = []
     params: dict[str, str] = {}
-    for index, part in enumerate(pattern):
-        kind = _segment_kind(part)
+    for index, (part, kind) in enumerate(pattern):
         if kind == 2:
             rest = segments[index:]
             if index != len(pattern) - 1 or not rest or not "/".join(rest):
@@ -153,15 +171,27 @@ def _match_pattern(pattern: list[str], segments: list[str]) -> tuple[tuple[int, 
     return tuple(score), params
 
 
-def match_route(routes: Mapping[str, Mapping[str, Any]], raw_path: str) -> tuple[str, dict[str, str]] | None:
+def _has_method(methods: Mapping[str, Any], method: str) -> bool:
+    """Whether a resource has ``method``: declared, ``ANY``, or the CORS preflight Chalice adds."""
+    if method in methods or "ANY" in methods:
+        return True
+    return method == "OPTIONS" and any(getattr(entry, "cors", None) for entry in methods.values())
+
+
+def match_route(
+    routes: Mapping[str, Mapping[str, Any]], raw_path: str, method: str | None = None
+) -> tuple[str, dict[str, str]] | None:
     """The API Gateway REST resource for ``raw_path`` (still percent-encoded) and its path parameters.
 
     Segment by segment a static segment beats ``{var}``, which beats a greedy ``{var+}`` (one or more
     remaining segments); the first segment where two candidates differ decides (API Gateway's resource
     tree walk, with backtracking). One trailing slash is ignored. Parameter values are URL-decoded;
     a greedy value is the rest of the path without its leading slash. Resources with no methods
-    (``app.routes`` is a defaultdict) are skipped. The HTTP method does not take part: a resource
-    that lacks the method still matches and Chalice answers 405 for it.
+    (``app.routes`` is a defaultdict) are skipped: API Gateway creates method-less resources for
+    intermediate segments (``/admin`` under ``/admin/users``), and a request to one falls through to
+    the next candidate, such as a greedy ``/{proxy+}``. With ``method``, routing is on the
+    resource-and-method pair, as in API Gateway: a resource without that method is skipped the same
+    way, so ``None`` means 403 Missing Authentication Token.
     """
     path = raw_path or "/"
     if len(path) > 1 and path.endswith("/"):
@@ -170,9 +200,9 @@ def match_route(routes: Mapping[str, Mapping[str, Any]], raw_path: str) -> tuple
     segments = [unquote(s) for s in stripped.split("/")] if stripped else []
     best: tuple[tuple[int, ...], str, dict[str, str]] | None = None
     for pattern, methods in routes.items():
-        if not methods:
+        if not methods or (method is not None and not _has_method(methods, method)):
             continue
-        found = _match_pattern(_split_pattern(pattern), segments)
+        found = _match_pattern(_compile_pattern(pattern), segments)
         if found is None:
             continue
         score, params = found
@@ -184,7 +214,8 @@ def match_route(routes: Mapping[str, Mapping[str, Any]], raw_path: str) -> tuple
 
 
 def _random_id(length: int) -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+    # One read of the system's randomness (secrets.choice reads it once per character, twice per request).
+    return "".join(_ID_ALPHABET[byte % len(_ID_ALPHABET)] for byte in secrets.token_bytes(length))
 
 
 def _connection_id() -> str:
@@ -348,6 +379,7 @@ class LocalGateway:
         configure_websocket: bool = True,
         account_id: str = DEFAULT_ACCOUNT_ID,
         max_workers: int = 32,
+        workers: WorkerPool | None = None,
     ) -> None:
         self.app = app
         self.stage = stage
@@ -364,6 +396,8 @@ class LocalGateway:
         self.account_id = account_id
         self._lock = threading.Lock()
         self._max_workers = max_workers
+        #: Worker processes that run the invocations; None = call the handlers in this process, one at a time.
+        self.workers = workers
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._runner: web.BaseRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -423,6 +457,8 @@ class LocalGateway:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._executor = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="local-gateway")
+        if self.workers is not None:
+            await self.workers.start()  # no-op if already started (the stack starts them early)
         server = _GatewayServer(
             self._handle,
             request_factory=self._make_request,
@@ -442,6 +478,7 @@ class LocalGateway:
         log.info("local gateway listening on %s (stage %s)", self.url, self.stage)
         if (
             self.configure_websocket
+            and self.workers is None  # workers point their own app object at the gateway
             and self.app.websocket_handlers
             and getattr(self.app.websocket_api, "_endpoint", None) is None
         ):
@@ -471,6 +508,8 @@ class LocalGateway:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        if self.workers is not None:
+            await self.workers.stop()
 
     # ---- calling the app ---------------------------------------------------------------------------
 
@@ -483,17 +522,27 @@ class LocalGateway:
             account_id=self.account_id,
         )
 
-    def _call_locked(self, handler: Handler, event: Any, context: Any) -> Any:
+    def _call_locked(self, handler: Handler, event: Any, context: Any) -> str:
         if not self._lock.acquire(timeout=self.function_timeout):
             raise _LockTimeout("the app lock was held for longer than the function timeout")
         try:
-            return handler(event, context)
+            return serialise_result(handler(event, context))
         finally:
             self._lock.release()
 
-    async def _call(self, handler: Handler, event: Any, context: Any, *, timeout: float | None = None) -> Any:
+    async def _call(self, target: str, event: Any, context: Any, *, timeout: float | None = None) -> str:
+        """Invoke ``target`` (``""``: the REST API handler, else a function name); its result as JSON text.
+
+        A failure raises :class:`InvocationError` (workers) or the handler's own exception (in-process).
+        """
+        if self.workers is not None:
+            call = self.workers.invoke(target, event, context)
+            return await (call if timeout is None else asyncio.wait_for(call, timeout))
         if self._executor is None:
             raise RuntimeError("LocalGateway.start() has not been awaited")
+        handler = self._handler_for(target)
+        if handler is None:
+            raise InvocationError("Runtime.HandlerNotFound", f"No handler named {target!r}")
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, self._call_locked, handler, event, context)
         if timeout is None:
@@ -501,14 +550,8 @@ class LocalGateway:
         return await asyncio.wait_for(future, timeout)
 
     def _handler_for(self, name: str) -> Handler | None:
-        """The Lambda entry point Chalice deploys for a function registered under ``name``."""
-        handler = self.app.handler_map.get(name)
-        if handler is not None:
-            return handler
-        for function in self.app.pure_lambda_functions:
-            if function.name == name:
-                return function
-        return None
+        """The Lambda entry point Chalice deploys for ``name`` (``""``: the REST API's, the app itself)."""
+        return resolve_handler(self.app, name)
 
     def _ws_handler(self, route_key: str) -> Handler | None:
         """The deployed entry point for a websocket route: ``app.handler_map[name]``, exactly as Lambda gets it."""
@@ -585,7 +628,7 @@ class LocalGateway:
         body = await self._read_body(request)
         if body is None:
             return _json_response(413, {"message": "Request Too Long"})
-        matched = match_route(self.app.routes, request.rel_url.raw_path)
+        matched = match_route(self.app.routes, request.rel_url.raw_path, request.method)
         if matched is None:
             return _json_response(
                 403, {"message": "Missing Authentication Token"}, error_type="MissingAuthenticationTokenException"
@@ -599,13 +642,16 @@ class LocalGateway:
         event = self._rest_event(request, resource, params, body)
         request_id = event["requestContext"]["requestId"]
         try:
-            result = await self._call(self.app, event, self._context(), timeout=self.integration_timeout)
+            payload = await self._call("", event, self._context(), timeout=self.integration_timeout)
         except (TimeoutError, _LockTimeout):
             return _json_response(504, {"message": "Endpoint request timed out"})
+        except InvocationError as exc:
+            log.error("Lambda handler failed for %s %s: %s", request.method, resource, exc.error_type)
+            return _json_response(502, {"message": "Internal server error"})
         except Exception:
             log.exception("Lambda handler raised for %s %s", request.method, resource)
             return _json_response(502, {"message": "Internal server error"})
-        return self._proxy_response(result, request_id, event["requestContext"]["extendedRequestId"])
+        return self._proxy_response(payload, request_id, event["requestContext"]["extendedRequestId"])
 
     def _cors_preflight(self, methods: Mapping[str, RouteEntry]) -> web.Response | None:
         """The mock OPTIONS integration Chalice's swagger adds to resources with CORS-enabled views."""
@@ -728,10 +774,15 @@ class LocalGateway:
             "isBase64Encoded": is_b64,
         }
 
-    def _proxy_response(self, result: Any, request_id: str, extended_id: str) -> web.Response:
-        """API Gateway's reading of a Lambda proxy response; malformed ones become 502s as on AWS."""
+    def _proxy_response(self, payload: str, request_id: str, extended_id: str) -> web.Response:
+        """API Gateway's reading of a Lambda proxy response (JSON text); malformed or oversized → 502 as on AWS."""
+        if len(payload) > MAX_SYNC_RESPONSE_PAYLOAD:  # ASCII: json.dumps escapes everything else
+            log.error(
+                "Lambda response of %d bytes is over Lambda's %d-byte limit", len(payload), MAX_SYNC_RESPONSE_PAYLOAD
+            )
+            return _json_response(502, {"message": "Internal server error"})
         try:
-            result = json.loads(json.dumps(result))  # what survives Lambda's serialisation
+            result = json.loads(payload)
             status = _proxy_status(result)
             body = _proxy_body(result)
             headers = _proxy_headers(result)
@@ -801,7 +852,8 @@ class LocalGateway:
         protocol: str | None = None
         if handler is not None:
             try:
-                result = await self._call(handler, event, self._context(self._ws_name("$connect")))
+                name = self._ws_name("$connect") or ""
+                result = json.loads(await self._call(name, event, self._context(name)))
             except Exception:
                 log.exception("$connect handler raised")
                 return _json_response(500, {"message": "Internal server error"})
@@ -848,7 +900,7 @@ class LocalGateway:
             error = "Forbidden"
         else:
             try:
-                await self._call(handler, event, self._context(self._ws_name("$default")))
+                await self._call(self._ws_name("$default") or "", event, self._context(self._ws_name("$default")))
             except Exception:
                 log.exception("$default handler raised")
                 error = "Internal server error"
@@ -891,7 +943,8 @@ class LocalGateway:
                 "isBase64Encoded": False,
             }
             try:
-                await asyncio.shield(self._call(handler, event, self._context(self._ws_name("$disconnect"))))
+                name = self._ws_name("$disconnect") or ""
+                await asyncio.shield(self._call(name, event, self._context(name)))
             except Exception:
                 log.exception("$disconnect handler raised")
         finally:
@@ -1000,7 +1053,7 @@ class LocalGateway:
             return web.Response(status=204)
         context = self._context(name)
         if invocation_type == "Event":
-            task = asyncio.ensure_future(self._run_event_invoke(name, handler, event, context))
+            task = asyncio.ensure_future(self._run_event_invoke(name, event, context))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
             return web.Response(status=202, headers={"x-amzn-RequestId": context.aws_request_id})
@@ -1012,32 +1065,34 @@ class LocalGateway:
             }
         )
         try:
-            result = await self._call(handler, event, context)
+            payload = await self._call(name, event, context)
+        except InvocationError as exc:
+            return self._function_error(headers, context, exc)
         except Exception as exc:
-            return self._function_error(headers, context, type(exc).__name__, exc)
-        try:
-            payload = json.dumps(result).encode()
-        except (TypeError, ValueError) as exc:
-            return self._function_error(headers, context, "Runtime.MarshalError", exc)
-        return web.Response(status=200, body=payload, headers=headers)
+            error = InvocationError(type(exc).__name__, str(exc), traceback.format_tb(exc.__traceback__))
+            return self._function_error(headers, context, error)
+        if len(payload) > MAX_SYNC_RESPONSE_PAYLOAD:
+            message = (
+                f"Response payload size exceeded maximum allowed payload size ({MAX_SYNC_RESPONSE_PAYLOAD} bytes)."
+            )
+            return self._function_error(headers, context, InvocationError("Function.ResponseSizeTooLarge", message))
+        return web.Response(status=200, body=payload.encode(), headers=headers)
 
     @staticmethod
-    def _function_error(
-        headers: CIMultiDict[str], context: FakeLambdaContext, error_type: str, exc: BaseException
-    ) -> web.Response:
+    def _function_error(headers: CIMultiDict[str], context: FakeLambdaContext, error: InvocationError) -> web.Response:
         """Lambda's answer to a failed invocation: still 200, flagged by X-Amz-Function-Error."""
         headers["X-Amz-Function-Error"] = "Unhandled"
-        error = {
-            "errorMessage": str(exc),
-            "errorType": error_type,
+        body = {
+            "errorMessage": error.message,
+            "errorType": error.error_type,
             "requestId": context.aws_request_id,
-            "stackTrace": traceback.format_tb(exc.__traceback__),
+            "stackTrace": error.stack_trace,
         }
-        return web.Response(status=200, body=json.dumps(error).encode(), headers=headers)
+        return web.Response(status=200, body=json.dumps(body).encode(), headers=headers)
 
-    async def _run_event_invoke(self, name: str, handler: Handler, event: Any, context: Any) -> None:
+    async def _run_event_invoke(self, name: str, event: Any, context: Any) -> None:
         try:
-            await self._call(handler, event, context)
+            await self._call(name, event, context)
         except Exception:
             log.exception("asynchronous invocation of %s failed", name)
 
@@ -1084,12 +1139,11 @@ class LocalGateway:
         """Run the ``@app.schedule`` function ``name`` once (on the event loop's side)."""
         if name not in self._schedules():
             raise KeyError(f"no scheduled function named {name!r}")
-        handler = self._handler_for(name)
-        assert handler is not None
-        return await self._call(handler, self._scheduled_event(name), self._context(name))
+        return json.loads(await self._call(name, self._scheduled_event(name), self._context(name)))
 
     def run_schedule(self, name: str) -> Any:
-        """Run the ``@app.schedule`` function ``name`` once, now, in this thread (through the app lock).
+        """Run the ``@app.schedule`` function ``name`` once, now (in this thread through the app lock, or on
+        a worker), and return its result.
 
         Call it from any thread but the gateway's event loop thread (use ``run_schedule_async`` there).
         """
@@ -1097,9 +1151,11 @@ class LocalGateway:
             raise RuntimeError("run_schedule() would block the gateway's loop; await run_schedule_async()")
         if name not in self._schedules():
             raise KeyError(f"no scheduled function named {name!r}")
+        if self.workers is not None and self._loop is not None:
+            return asyncio.run_coroutine_threadsafe(self.run_schedule_async(name), self._loop).result()
         handler = self._handler_for(name)
         assert handler is not None
-        return self._call_locked(handler, self._scheduled_event(name), self._context(name))
+        return json.loads(self._call_locked(handler, self._scheduled_event(name), self._context(name)))
 
 
 def _status_of(result: Any) -> int:

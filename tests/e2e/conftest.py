@@ -24,6 +24,8 @@ class RunningStack:
     url: str
     secret_key: str
     process: subprocess.Popen[str]
+    aws_endpoint: str = ""  # the AWS emulator's own URL (what a client without credentials would call)
+    publish_url: str = ""  # where the stack serves the private publishing bucket (CloudFront's part)
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -40,7 +42,9 @@ def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 60.0) 
     """Start `python -m infra.local.stack` and wait until GET /api/ answers with the key."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"PORT": str(port), "SECRET_KEY": E2E_SECRET_KEY, "LOG_LEVEL": "WARNING", **(extra_env or {})})
+    env.update({"PORT": str(port), "SECRET_KEY": E2E_SECRET_KEY, "LOG_LEVEL": "WARNING", "MOTO_PORT": str(free_port())})
+    env["PUBLISH_PORT"] = str(free_port())
+    env.update(extra_env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "infra.local.stack"],
         cwd=ROOT,
@@ -58,7 +62,8 @@ def start_stack(extra_env: dict[str, str] | None = None, timeout: float = 60.0) 
         try:
             # Any answer from the app means ready (401 too: a generated key is not the one probed with).
             if requests.get(f"{url}/api/", auth=(E2E_SECRET_KEY, ""), timeout=2).status_code in (200, 401):
-                return RunningStack(url, env["SECRET_KEY"], process)
+                aws, site = (f"http://127.0.0.1:{env[name]}" for name in ("MOTO_PORT", "PUBLISH_PORT"))
+                return RunningStack(url, env["SECRET_KEY"], process, aws, site)
         except requests.ConnectionError:
             pass
         time.sleep(0.2)

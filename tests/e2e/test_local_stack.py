@@ -98,3 +98,22 @@ def test_the_stack_prints_its_url_and_generated_key_and_stops_cleanly() -> None:
     assert f"URL         {running.url}" in output
     assert "SECRET_KEY  sk_local_" in output and "(generated" in output
     assert "Stopping Keyport local stack" in output
+
+
+def test_method_less_api_gateway_resources_answer_as_on_aws(stack: RunningStack) -> None:
+    # Intermediate resources have no method on AWS: the root /{proxy+} (or a variable sibling) serves them.
+    for path in ("/admin", "/admin/autotune", "/auth", "/proxy"):
+        answer = requests.get(f"{stack.url}{path}", auth=stack.auth, timeout=5)
+        assert answer.status_code == 404, path
+        assert answer.json() == {"error": {"type": "missing", "message": "No route matches this path."}}, path
+    for path in ("/v1/customers", "/internal/v1"):  # the broker's paths, in the broker's error body
+        answer = requests.get(f"{stack.url}{path}", timeout=5)
+        assert (answer.status_code, answer.json()) == (404, {"detail": "No route matches this path."}), path
+    # /api/v1 is served by /api/{integration} (no integration "v1"); /api/v1/... paths answer in the platform body.
+    v1 = requests.get(f"{stack.url}/api/v1", auth=stack.auth, timeout=5)
+    assert v1.status_code == 404
+    assert v1.json() == {"success": False, "code": "404", "message": "Not Found", "tags": ["error_not_found"]}
+    # A method API Gateway has no resource for never reaches the app.
+    unsupported = requests.request("PROPFIND", f"{stack.url}/admin", auth=stack.auth, timeout=5)
+    assert unsupported.status_code == 403
+    assert unsupported.json() == {"message": "Missing Authentication Token"}

@@ -73,6 +73,35 @@ def test_a_project_is_built_in_the_background_and_served_from_the_bucket(stack: 
         lambda p: p["status"] not in ("building", "updating"),
     )
     assert built["status"] == "built", built
+    assert built["preview_url"] == f"{stack.publish_url}/preview/{built['slug']}/"
     page = requests.get(built["preview_url"] + "index.html", timeout=10)
     assert page.status_code == 200
     assert page.text == "<h1>Who won</h1><p>Q?</p><i>teal</i>"
+    assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+    # The folder serves its index.html, as the CDN in front of the bucket does.
+    assert requests.get(built["preview_url"], timeout=10).text == page.text
+
+
+def test_the_bucket_is_private_and_served_only_through_the_local_stack(stack: RunningStack) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    bucket = next(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].endswith("-publish"))
+    s3.put_object(Bucket=bucket, Key="preview/e2e-private/index.html", Body=b"<p>private</p>", ContentType="text/html")
+    # Nobody reads the bucket without credentials, as on AWS.
+    anonymous = requests.get(f"{stack.aws_endpoint}/{bucket}/preview/e2e-private/index.html", timeout=10)
+    assert anonymous.status_code == 403
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    # The local stack serves it on its own origin, as CloudFront with origin access control does.
+    served = requests.get(f"{stack.publish_url}/preview/e2e-private/index.html", timeout=10)
+    assert (served.status_code, served.text) == (200, "<p>private</p>")
+    assert requests.get(f"{stack.publish_url}/preview/e2e-private/", timeout=10).text == "<p>private</p>"
+    assert requests.get(f"{stack.publish_url}/preview/e2e-missing/", timeout=10).status_code == 403
+    assert requests.post(f"{stack.publish_url}/preview/e2e-private/index.html", timeout=10).status_code == 403

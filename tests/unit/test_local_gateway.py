@@ -79,6 +79,17 @@ def special() -> dict[str, str]:
     return {"route": "static"}
 
 
+@app.route("/jobs/{proxy+}", methods=["DELETE"])
+def jobs_fallback() -> dict[str, str]:
+    assert app.current_request is not None
+    return {"route": "greedy", "proxy": (app.current_request.uri_params or {})["proxy"]}
+
+
+@app.route("/jobs/reboot", methods=["GET"])
+def jobs_reboot() -> dict[str, str]:
+    return {"route": "static"}
+
+
 @app.route("/proxy/{name}/{proxy+}", methods=["GET", "POST"])
 def proxy(name: str) -> dict[str, Any]:
     # Chalice's view-arg regex ({\w+}) skips "{proxy+}", so the greedy value only reaches the view
@@ -272,6 +283,21 @@ def test_match_route_precedence_and_decoding() -> None:
     assert match_route(routes, "/nope") is None
 
 
+def test_match_route_is_on_the_resource_and_method_pair() -> None:
+    routes: dict[str, dict[str, Any]] = {
+        "/{proxy+}": {"GET": 1, "POST": 1},
+        "/users/me": {"PATCH": 1},
+        "/users/{user_id}": {"GET": 1},
+        "/users/{user_id}/keys": {"ANY": 1},
+    }
+    assert match_route(routes, "/users/me", "PATCH") == ("/users/me", {})
+    assert match_route(routes, "/users/me", "GET") == ("/users/{user_id}", {"user_id": "me"})  # the sibling
+    assert match_route(routes, "/users/me", "POST") == ("/{proxy+}", {"proxy": "users/me"})  # the root proxy
+    assert match_route(routes, "/users/me", "DELETE") is None  # nothing has DELETE: 403
+    assert match_route(routes, "/users", "GET") == ("/{proxy+}", {"proxy": "users"})  # a method-less resource
+    assert match_route(routes, "/users/7/keys", "DELETE") == ("/users/{user_id}/keys", {"user_id": "7"})
+
+
 def test_content_type_rule_matches_chalice() -> None:
     samples = [
         "application/octet-stream",
@@ -333,11 +359,14 @@ def test_no_route_is_missing_authentication_token(gw: GatewayThread) -> None:
     assert r.json() == {"message": "Missing Authentication Token"}
 
 
-def test_method_not_registered_goes_to_chalice(gw: GatewayThread) -> None:
+def test_a_resource_without_the_method_falls_through_or_is_missing_authentication_token(gw: GatewayThread) -> None:
+    # API Gateway routes on the resource and method pair: Chalice's 405 is never reached.
     r = requests.delete(gw.url + "/items/special", timeout=5)
-    assert r.status_code == 405
-    assert r.json()["Code"] == "MethodNotAllowedError"
-    assert r.headers["Allow"] == "GET"
+    assert r.status_code == 403
+    assert r.json() == {"message": "Missing Authentication Token"}
+    assert requests.delete(gw.url + "/jobs/reboot", timeout=5).json() == {"route": "greedy", "proxy": "reboot"}
+    assert requests.get(gw.url + "/jobs/reboot", timeout=5).json() == {"route": "static"}
+    assert requests.get(gw.url + "/jobs", timeout=5).status_code == 403  # method-less, and no other candidate
 
 
 def test_event_shape(gw: GatewayThread) -> None:
@@ -426,7 +455,7 @@ def test_cors_preflight_is_answered_without_the_app(gw: GatewayThread) -> None:
     assert r.status_code == 200
     assert r.headers["Access-Control-Allow-Methods"] == "GET,PUT,OPTIONS"
     assert r.headers["Access-Control-Allow-Origin"] == "*"
-    assert requests.options(gw.url + "/items/special", timeout=5).status_code == 405  # no CORS: Chalice answers
+    assert requests.options(gw.url + "/items/special", timeout=5).status_code == 403  # no CORS, no OPTIONS method
 
 
 def test_request_too_long(gw: GatewayThread) -> None:
