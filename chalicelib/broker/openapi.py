@@ -299,7 +299,7 @@ SCHEMAS: dict[str, Any] = {
     "BrokerNameInput": {
         "type": "object",
         "required": ["name"],
-        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 255}},
+        "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "\\S"}},
     },
     "BrokerCustomer": {
         "type": "object",

@@ -69,6 +69,10 @@ def _message(key: str, schema_name: str) -> dict[str, Any]:
 
 
 _REMOVED = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+# The rules of chalicelib/entities/accounts.py (LOGIN_PATTERN, GROUP_PATTERN, PASSWORD_MIN/MAX).
+_LOGIN_FIELD = {"type": "string", "pattern": "^[A-Za-z0-9._@+-]{1,128}$"}
+_GROUP_NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+_PASSWORD_FIELD = {"type": "string", "minLength": 8, "maxLength": 1024}
 _CREDENTIAL_FIELDS: dict[str, Any] = {"login": {"type": "string"}, "password": {"type": "string"}}
 _CREDENTIALS: dict[str, Any] = {"type": "object", "required": ["login", "password"], "properties": _CREDENTIAL_FIELDS}
 
@@ -176,9 +180,9 @@ PATHS: dict[str, Any] = {
                 "type": "object",
                 "required": ["login", "password", "group"],
                 "properties": {
-                    "login": {"type": "string"},
-                    "password": {"type": "string", "minLength": 8},
-                    "group": {"type": "string", "description": "group name"},
+                    "login": _LOGIN_FIELD,
+                    "password": _PASSWORD_FIELD,
+                    "group": {**_GROUP_NAME, "description": "group name"},
                 },
             },
         ),
@@ -208,7 +212,8 @@ PATHS: dict[str, Any] = {
             security=SECRET,
             body={
                 "type": "object",
-                "properties": {"password": {"type": "string", "minLength": 8}, "group": {"type": "string"}},
+                "properties": {"password": _PASSWORD_FIELD, "group": _GROUP_NAME},
+                "anyOf": [{"required": ["password"]}, {"required": ["group"]}],
             },
         ),
         "delete": operation(
@@ -226,7 +231,7 @@ PATHS: dict[str, Any] = {
             _T,
             {"201": ("Created", _message("group", "PlatformGroup")), **_admin_errors("400", "401", "409")},
             security=SECRET,
-            body={"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+            body={"type": "object", "required": ["name"], "properties": {"name": _GROUP_NAME}},
         ),
         "get": operation(
             "List groups by name",

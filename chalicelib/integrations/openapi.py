@@ -164,7 +164,7 @@ PATHS: dict[str, Any] = {
 _PAGE = {"text/html": {"schema": {"type": "string"}}}
 _PROXY_METHODS = ("get", "post", "put", "patch", "delete", "head")
 _PROXY_PARAMS = [
-    {"name": "Pizzly-Auth-Id", "in": "header", "required": True, "schema": {"type": "string"}},
+    {"name": "Pizzly-Auth-Id", "in": "header", "required": True, "schema": {"type": "string", "minLength": 1}},
     {"name": "Pizzly-Setup-Id", "in": "header", "required": False, "schema": {"type": "string"}},
 ]
 _CONNECT_PARAMS = [
@@ -305,7 +305,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name", "auth", "request"],
         "properties": {
-            "name": {"type": "string", "maxLength": 100},
+            "name": {"type": "string", "maxLength": 100, "pattern": "\\S"},
             "image": {"type": "string", "format": "uri"},
             "auth": {
                 "type": "object",

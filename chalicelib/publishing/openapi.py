@@ -390,7 +390,11 @@ SCHEMAS: dict[str, Any] = {
     "AutotuneUserInput": {
         "type": "object",
         "required": ["email"],
-        "properties": {"email": _STR, "name": _STR, "superuser": {"type": "boolean"}},
+        "properties": {
+            "email": {"type": "string", "maxLength": 254, "pattern": "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$"},
+            "name": {"type": "string", "maxLength": 200},
+            "superuser": {"type": "boolean"},
+        },
     },
     "AutotuneUserUpdate": {"type": "object", "properties": {"name": _STR, "superuser": {"type": "boolean"}}},
     "AutotuneUser": {
@@ -421,7 +425,11 @@ SCHEMAS: dict[str, Any] = {
             },
         ]
     },
-    "AutotuneGroupInput": {"type": "object", "required": ["name"], "properties": {"name": _STR, "slug": _STR}},
+    "AutotuneGroupInput": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string", "maxLength": 200, "pattern": "\\S"}, "slug": _STR},
+    },
     "AutotuneGroup": {
         "type": "object",
         "properties": {
