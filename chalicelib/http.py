@@ -90,10 +90,17 @@ class JSONTooDeep(JSONLimitError):
     """Arrays and objects nested deeper than :data:`MAX_JSON_DEPTH`."""
 
 
-# A string (closing quote optional, so an unterminated one runs to the end), or a bracket.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
-_BRACKET = re.compile(r"[\[{\]}]")
-_STRUCTURE = re.compile(f"{_STRING.pattern}|{_BRACKET.pattern}", re.S)
+# What lies outside strings is read from the UTF-8 bytes with C-speed operations: escaped backslashes and
+# quotes dropped, the text split at quotes (every other piece is outside), then only brackets, or only
+# number characters, kept.
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_DEPTH_STEP = [1 if b in b"[{" else -1 for b in range(256)]
+_NUMBER_MARKS = bytes(ord("1") if b in b"-+.eE0123456789" else ord(" ") for b in range(256))
+_TOO_LONG_RUN = b"1" * (MAX_NUMBER_LENGTH + 1)
+# A string (closing quote optional, so an unterminated one runs to the end), or a bracket: the slow scan
+# that finds where a text is too deep, once it is known to be.
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[{\]}]', re.S)
 _DEPTH = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 # Every escape in order (so an escaped backslash is skipped): a high surrogate with the low one that must
@@ -118,21 +125,35 @@ def parse_json(data: bytes | str, *, number: Callable[[str], Any] | None = None)
     """
     if isinstance(data, bytes | bytearray):
         text = data.decode("utf-8")  # strict: UTF-8 cannot encode a surrogate, so none comes from here
+        raw = bytes(data)
     elif not is_unicode(data):
         raise JSONLimitError("Text must be valid Unicode (no unpaired surrogate)", data, _first_surrogate(data))
     else:
-        text = data
+        text, raw = data, data.encode("utf-8")
     if text.startswith("\ufeff"):
-        text = text[1:]
-    _check_depth(text)
+        text, raw = text[1:], raw[3:]
+    outside = _outside_strings(raw) if len(raw) > MAX_NUMBER_LENGTH or _may_be_deep(raw) else b""
+    _check_depth(text, outside)
     _check_unicode(text)
 
     hooks = _Numbers(text, number)
     if number is not None:
         return json.loads(text, parse_int=hooks.exact, parse_float=hooks.exact, parse_constant=hooks.constant)
-    # A text no longer than the limit cannot hold a literal beyond it: int's fast path is kept for it.
-    integer = hooks.integer if len(text) > MAX_NUMBER_LENGTH else None
+    # Without a run of number characters longer than the limit, no literal can exceed it: int's fast path.
+    integer = hooks.integer if _TOO_LONG_RUN in outside.translate(_NUMBER_MARKS) else None
     return json.loads(text, parse_int=integer, parse_float=hooks.real, parse_constant=hooks.constant)
+
+
+def _outside_strings(raw: bytes) -> bytes:
+    """The bytes of a JSON text outside its strings (exactly, for any text the parser accepts)."""
+    if b"\\" in raw:
+        # Pairs of backslashes first, left to right, as escapes are read; then escaped quotes.
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return b"".join(raw.split(b'"')[::2])
+
+
+def _may_be_deep(raw: bytes) -> bool:
+    return raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
 
 
 class _Numbers:
@@ -168,12 +189,10 @@ class _Numbers:
         raise json.JSONDecodeError(f"{name} is not JSON", self.text, max(self.text.find(name), 0))
 
 
-def _check_depth(text: str) -> None:
-    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
-        return  # cannot be too deep: skips the scan for nearly every body
-    # Strings removed, the brackets' running total is the depth; map, accumulate and max run in C.
-    brackets = _BRACKET.findall(_STRING.sub("", text))
-    if max(accumulate(map(_DEPTH.__getitem__, brackets)), default=0) <= MAX_JSON_DEPTH:
+def _check_depth(text: str, outside: bytes) -> None:
+    if not _may_be_deep(outside):
+        return  # fewer opening brackets than the limit (nearly every body): cannot be too deep
+    if _depth(outside.translate(None, _NOT_BRACKETS)) <= MAX_JSON_DEPTH:
         return
     depth, position = 0, 0
     for match in _STRUCTURE.finditer(text):  # again, for the offset of the first bracket too deep
@@ -182,6 +201,17 @@ def _check_depth(text: str) -> None:
             position = match.start()
             break
     raise JSONTooDeep(f"Arrays and objects can be nested at most {MAX_JSON_DEPTH} levels deep", text, position)
+
+
+def _depth(brackets: bytes) -> int:
+    """How deep brackets nest: each pass removes the innermost pairs, so the passes count the levels."""
+    remaining, depth = brackets.translate(_SQUARE), 0
+    while remaining and depth <= MAX_JSON_DEPTH:
+        inner = remaining.replace(b"[]", b"")
+        if inner == remaining:  # unbalanced (not JSON): the running total says how deep it gets
+            return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+        remaining, depth = inner, depth + 1
+    return depth
 
 
 def _first_surrogate(text: str) -> int:

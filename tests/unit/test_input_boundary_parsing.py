@@ -68,6 +68,9 @@ def test_deep_nesting_is_refused_without_recursion() -> None:
     finally:
         sys.setrecursionlimit(limit)
     assert isinstance(error, JSONTooDeep) and error.pos == MAX_JSON_DEPTH
+    for unbalanced in ("[" * 10_000, "[" * 5_000 + "]" * 4_000, '{"a": ' + "[{" * 40):
+        assert isinstance(refused(unbalanced), JSONTooDeep)
+    assert not isinstance(refused("[" * 60 + "]" * 61), JSONTooDeep)  # too many closing: a syntax error
 
 
 def test_brackets_inside_strings_are_not_nesting() -> None:
@@ -75,6 +78,9 @@ def test_brackets_inside_strings_are_not_nesting() -> None:
     assert parse_json(text)["markdown"].startswith("[[[")
     error = refused('["\\"[[[", ' + "[" * 64 + "]" * 64 + "]")
     assert isinstance(error, JSONTooDeep)
+    ends_in_a_backslash = '["\\\\", "\\\\\\"[", ' + "[" * 63 + "]" * 63 + "]"  # "\\" then "\\\"["
+    assert parse_json(ends_in_a_backslash)[:2] == ["\\", '\\"[']
+    assert isinstance(refused(ends_in_a_backslash.replace("[" * 63, "[" * 64).replace("]" * 63, "]" * 64)), JSONTooDeep)
 
 
 # --- text -------------------------------------------------------------------------------------------------
