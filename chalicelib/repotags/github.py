@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from chalicelib.errors import BadGateway, ServiceUnavailable, Unauthorized
+from chalicelib.http import parse_id
 from chalicelib.settings import Settings, get_settings
 
 _RETRY_AFTER_MAX = 3600
@@ -103,12 +104,12 @@ def _rate_limited(status: int, headers: Any) -> bool:
 
 def _retry_after(headers: Any) -> int:
     """Seconds until GitHub accepts requests again (Retry-After, else X-RateLimit-Reset), within bounds."""
-    value = str(headers.get("retry-after", "")).strip()
-    if value.isdigit():
-        return max(1, min(int(value), _RETRY_AFTER_MAX))
-    reset = str(headers.get("x-ratelimit-reset", "")).strip()
-    if reset.isdigit():
-        return max(1, min(int(reset) - int(time.time()), _RETRY_AFTER_MAX))
+    seconds = parse_id(str(headers.get("retry-after", "")).strip())
+    if seconds is not None:
+        return max(1, min(seconds, _RETRY_AFTER_MAX))
+    reset = parse_id(str(headers.get("x-ratelimit-reset", "")).strip())  # ASCII digits, not isdigit()
+    if reset is not None:
+        return max(1, min(reset - int(time.time()), _RETRY_AFTER_MAX))
     return 60
 
 

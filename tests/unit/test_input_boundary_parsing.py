@@ -234,6 +234,14 @@ def test_integer_query_parameters_are_ascii_digits() -> None:
     assert http.parse_integer("-12") == -12 and http.parse_integer("\u0661") is None
 
 
+def test_githubs_retry_after_is_read_as_ascii_digits() -> None:
+    from chalicelib.repotags.github import _retry_after
+
+    assert _retry_after({"retry-after": "30"}) == 30
+    assert _retry_after({"retry-after": "\u00b2"}) == 60  # int() would raise: a 500 instead of a 503
+    assert _retry_after({"retry-after": "1" * 4301, "x-ratelimit-reset": "x"}) == 60
+
+
 def test_a_digit_only_slug_gets_its_kind_in_front_and_reads_as_an_id() -> None:
     from chalicelib.publishing import slugs
 
