@@ -19,6 +19,7 @@ the header. Nothing here is imported unless a request carries the header.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -98,7 +99,7 @@ def run(request: Request, get_response: Callable[[Request], Response]) -> Respon
     from chalicelib.http import raw_body
 
     body = raw_body(request) if request.raw_body else b""
-    request_hash = hashlib.sha256(b"|".join([request.method.encode(), path.encode(), body])).hexdigest()
+    request_hash = _request_hash(request.method, path, body)
     stored = _claim(record_id, request_hash)
     if stored is not None:
         return _replay(stored, record_id, request_hash)
@@ -130,6 +131,13 @@ def _cookie(header: str, name: str) -> str | None:
         if found == name:
             return value
     return None
+
+
+def _request_hash(method: str, path: str, body: bytes) -> str:
+    """A keyed hash of the request: bodies may hold passwords, which a plain hash would expose to guessing."""
+    from chalicelib.secret_keys import hash_key
+
+    return hmac.new(hash_key(), b"\n".join([method.encode(), path.encode(), body]), hashlib.sha256).hexdigest()
 
 
 def _record_id(caller: str, method: str, path: str, key: str) -> str:

@@ -15,7 +15,7 @@ class IdempotencyRecord(Model):
 
     id = UnicodeAttribute(hash_key=True)  # keyed hash of caller, method, path and key: never the key itself
     status = UnicodeAttribute()  # "in_progress" | "completed"
-    request_hash = UnicodeAttribute()  # SHA-256 of the method, path and body the key was first used with
+    request_hash = UnicodeAttribute()  # keyed hash of the method, path and body the key was first used with
     in_progress_until = NumberAttribute(null=True)  # ms: after this, an unfinished first request is given up
     response = BinaryAttribute(legacy_encoding=False, null=True)  # sealed {"status", "headers", "body"}
     created_at = NumberAttribute()
