@@ -70,5 +70,20 @@ find .chalice/deployments -maxdepth 1 -name '*.zip' -printf '%T@ %p\n' 2>/dev/nu
 echo "cfn-lint $OUT/sam.json" >&2
 cfn-lint --regions "$AWS_DEFAULT_REGION" -- "$OUT/sam.json"
 
+# checkov: policy checks beyond cfn-lint. Every check either passes or is skipped in the template with its
+# reason (infra/template.py CHECKOV_SKIPS). It pins dependencies that clash with the runtime's (botocore),
+# so it lives in its own venv, pinned by infra/requirements-checkov.txt. CHECKOV=0 skips it (a quick loop).
+if [[ "${CHECKOV:-1}" != 0 ]]; then
+    CHECKER=build/.venv-checkov
+    if [[ ! -x "$CHECKER/bin/checkov" ]] || [[ infra/requirements-checkov.txt -nt "$CHECKER/bin/checkov" ]]; then
+        rm -rf "$CHECKER"
+        "$PYTHON" -m venv "$CHECKER"
+        "$CHECKER/bin/python" -m pip install --quiet --disable-pip-version-check -r infra/requirements-checkov.txt
+        touch "$CHECKER/bin/checkov"
+    fi
+    echo "checkov $OUT/sam.json" >&2
+    "$CHECKER/bin/checkov" --file "$OUT/sam.json" --framework cloudformation --compact --quiet --skip-download
+fi
+
 echo "packaged $STAGE in $(($(date +%s) - started)) s: $OUT/sam.json, $OUT/deployment.zip" \
     "($(du -h "$OUT/deployment.zip" | cut -f1))" >&2

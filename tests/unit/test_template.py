@@ -6,6 +6,7 @@ import fnmatch
 import inspect
 import json
 import os
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -522,3 +523,46 @@ def test_stages_whose_tables_nest_are_refused(tmp_path: Path) -> None:
     (tmp_path / ".chalice" / "config.json").write_text(json.dumps(config))
     with pytest.raises(template.TemplateError, match="dev-eu"):
         template.load_stage("dev", project_dir=tmp_path)
+
+
+def test_every_policy_check_skipped_says_why(fragment: dict[str, Any]) -> None:
+    skipped = {
+        logical: resource["Metadata"]["checkov"]["skip"]
+        for logical, resource in fragment["Resources"].items()
+        if "checkov" in resource.get("Metadata", {})
+    }
+    assert {"APIHandler", "RestAPI", template.PUBLISH_BUCKET, template.DISTRIBUTION} <= set(skipped)
+    for logical, skips in skipped.items():
+        for skip in skips:
+            assert re.fullmatch(r"CKV_AWS_\d+", skip["id"]), logical
+            assert len(skip["comment"]) >= 40, (logical, skip["id"])  # a reason, not a shrug
+    for table in _tables(fragment).values():
+        assert "Metadata" not in table  # the data itself passes every check
+
+
+def test_the_access_analysis_follows_imports_inside_functions_and_by_name(tmp_path: Path) -> None:
+    from infra import access
+
+    def write(path: str, text: str) -> None:
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+    write("app.py", "def job(event, context):\n    from chalicelib.jobs import run\n    return run.go()\n")
+    write("chalicelib/__init__.py", "")
+    write("chalicelib/jobs/__init__.py", "")
+    write(
+        "chalicelib/jobs/run.py",
+        "import importlib\n\ndef go():\n    importlib.import_module('chalicelib.shop.store')\n",
+    )
+    write("chalicelib/shop/__init__.py", "")
+    write("chalicelib/shop/models.py", "class Order: ...\nclass Refund: ...\n")
+    write(
+        "chalicelib/shop/store.py",
+        "from chalicelib.shop import models\n\ndef save(aws):\n    aws.client('kms')\n    return models.Order\n",
+    )
+    write("chalicelib/other.py", "from chalicelib.shop.models import Refund\n")
+    reached = access.access("app.job", set(), tmp_path)
+    assert reached.models == {("chalicelib.shop.models", "Order")}  # not Refund: only other.py names it
+    assert reached.key and not reached.bucket and not reached.websocket
+    assert "chalicelib.other" not in reached.modules
