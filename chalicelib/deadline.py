@@ -51,11 +51,17 @@ class AwsUnavailable(ServiceUnavailable):
     default_message = "A service Keyport depends on did not answer; try again shortly."
 
 
-def budget_seconds(lambda_context: Any = None) -> float:
-    """The time one request may take: the setting, capped by what the Lambda invocation has left."""
+def budget_seconds(lambda_context: Any = None) -> float | None:
+    """The time one request may take: the setting, capped by what the Lambda invocation has left.
+
+    None when ``REQUEST_DEADLINE_SECONDS`` is 0 (no deadline: the test suite's default, where the
+    emulator on a busy machine may take longer than API Gateway would allow).
+    """
     from chalicelib.settings import get_settings
 
     budget = get_settings().request_deadline_seconds
+    if budget <= 0:
+        return None
     remaining_ms = getattr(lambda_context, "get_remaining_time_in_millis", None)
     if callable(remaining_ms):
         with suppress(TypeError, ValueError):  # a context that cannot tell: keep the setting
@@ -64,8 +70,11 @@ def budget_seconds(lambda_context: Any = None) -> float:
 
 
 @contextmanager
-def started(seconds: float) -> Iterator[None]:
-    """Run the block under a deadline ``seconds`` from now (nested blocks keep the earlier deadline)."""
+def started(seconds: float | None) -> Iterator[None]:
+    """Run the block under a deadline ``seconds`` from now (None: none; nested blocks keep the earlier one)."""
+    if seconds is None:
+        yield
+        return
     at = time.monotonic() + seconds
     outer = _deadline.get()
     token = _deadline.set(at if outer is None else min(outer, at))

@@ -121,7 +121,7 @@ ROUTES = [
 
 def assert_documented_503(style: str, body: Any) -> None:
     if style == "pizzly":
-        assert body["error"]["type"] in ("deadline_exceeded", "aws_unavailable"), body
+        assert body["error"]["type"] == "deadline_exceeded", body
     elif style == "broker":
         assert set(body) == {"detail"} and isinstance(body["detail"], str), body
     elif style == "autotune":
@@ -134,27 +134,26 @@ def assert_documented_503(style: str, body: Any) -> None:
 def test_a_stalled_aws_answers_the_documented_503_within_the_deadline(
     stalled: StalledPeer, monkeypatch: pytest.MonkeyPatch, method: str, path: str, headers: Any, body: Any, style: str
 ) -> None:
-    # AWS's own limits would allow 3 attempts x 10 s here: the 2 s deadline must win.
-    configure(monkeypatch, REQUEST_DEADLINE_SECONDS="2", AWS_READ_TIMEOUT_SECONDS="10", AWS_MAX_ATTEMPTS="3")
+    # One AWS attempt alone may wait 30 s here (three 90 s): the 5 s deadline must end the request.
+    configure(monkeypatch, REQUEST_DEADLINE_SECONDS="5", AWS_READ_TIMEOUT_SECONDS="30", AWS_MAX_ATTEMPTS="3")
 
     status, answer, elapsed = call(method, path, headers, body)
 
     assert status == 503
     assert_documented_503(style, answer)
-    assert elapsed < 2.5
     assert stalled.accepted >= 1  # the request did reach AWS, and waited for it
+    assert elapsed < 20  # far below one attempt's read timeout: the deadline ended it (a margin for busy machines)
 
 
 def test_an_aws_call_that_times_out_on_every_attempt_is_a_503_before_the_deadline(
     stalled: StalledPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure(monkeypatch, REQUEST_DEADLINE_SECONDS="20", AWS_READ_TIMEOUT_SECONDS="0.3", AWS_MAX_ATTEMPTS="2")
+    configure(monkeypatch, REQUEST_DEADLINE_SECONDS="25", AWS_READ_TIMEOUT_SECONDS="0.3", AWS_MAX_ATTEMPTS="2")
 
-    status, answer, elapsed = call("GET", "/api/github/configurations", SECRET)
+    status, answer, _ = call("GET", "/api/github/configurations", SECRET)
 
     assert status == 503
-    assert answer["error"]["type"] == "aws_unavailable"
-    assert elapsed < 5  # two 0.3 s attempts and one backoff, not the 20 s deadline
+    assert answer["error"]["type"] == "aws_unavailable"  # the AWS limits ended it, not the deadline
     assert stalled.accepted >= 2  # the read timed out, and was retried once
 
 
@@ -164,6 +163,8 @@ def test_the_lambda_invocations_remaining_time_caps_the_deadline(
     """A Lambda with less time left than the setting answers before its own timeout."""
     from chalicelib import deadline
 
+    configure(monkeypatch, REQUEST_DEADLINE_SECONDS="25")
+
     class Context:
         def get_remaining_time_in_millis(self) -> int:
             return 1800
@@ -171,6 +172,8 @@ def test_the_lambda_invocations_remaining_time_caps_the_deadline(
     assert deadline.budget_seconds(Context()) == pytest.approx(1.3)
     assert deadline.budget_seconds(None) == 25.0
     assert deadline.budget_seconds(object()) == 25.0
+    configure(monkeypatch, REQUEST_DEADLINE_SECONDS="0")
+    assert deadline.budget_seconds(Context()) is None  # 0: no deadline at all
 
 
 def test_outside_a_request_there_is_no_deadline() -> None:
