@@ -19,7 +19,7 @@ from chalice.app import Request, Response
 
 from chalicelib.dashboard import activity, render, sessions
 from chalicelib.errors import BadRequest, Forbidden, KeyportError, NotFound
-from chalicelib.http import now_ms, raw_body
+from chalicelib.http import now_ms, parse_json, raw_body
 from chalicelib.settings import get_settings
 
 PAGE_SIZE = 25
@@ -522,8 +522,8 @@ def definition_page(ctx: Ctx, integration: str | None = None) -> Response:
     if integration is None and not catalog.valid_id(new_id):
         errors["id"] = "An id is 1 to 64 lowercase letters, digits, '-' or '_', starting with a letter or digit."
     try:
-        body = json.loads(text)
-    except ValueError as e:
+        body = parse_json(text)
+    except ValueError as e:  # malformed, or beyond the limits of every request body
         errors["definition"] = f"This is not valid JSON: {e}"
     if not errors:
         if not isinstance(body, dict):

@@ -9,6 +9,7 @@ and the response is read as JSON or as a form (GitHub without an Accept header).
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -107,8 +108,10 @@ def client_credentials(auth: dict[str, Any], client_id: str, client_secret: str,
 
 
 def _read(text: str, content_type: str) -> dict[str, Any]:
+    from chalicelib.http import parse_json
+
     try:
-        value = json.loads(text)
+        value = parse_json(text)  # bounded: a provider's answer is outside input too
         if isinstance(value, dict):
             return value
     except ValueError:
@@ -142,12 +145,19 @@ def payload_from_token(token: dict[str, Any], previous: dict[str, Any] | None, n
     return payload
 
 
+MAX_EXPIRES_IN = 100 * 365 * 86400  # beyond a century, a lifetime means "does not expire"
+
+
 def _seconds(value: Any) -> int | None:
-    try:
-        seconds = int(value)
-    except (TypeError, ValueError):
+    """``expires_in`` as whole seconds: a number, or a string of ASCII digits; None when absent or odd."""
+    from chalicelib.http import parse_id
+
+    finite = isinstance(value, float) and math.isfinite(value)
+    # ints and ASCII digits only: not "١٢", "²" or 4,301-digit strings
+    seconds = int(value) if finite else parse_id(value)
+    if seconds is None or not 0 < seconds <= MAX_EXPIRES_IN:
         return None
-    return seconds if seconds > 0 else None
+    return seconds
 
 
 def authorization_url(

@@ -12,7 +12,6 @@ dulwich is imported here only, inside functions, so it never weighs on a cold st
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -198,8 +197,10 @@ def config_of(snapshot: Snapshot) -> dict[str, Any]:
     if len(raw) > MAX_CONFIG_BYTES:
         raise BuildFailed(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes.")
     try:
-        config = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+        from chalicelib.http import parse_json
+
+        config = parse_json(raw)
+    except ValueError as e:  # malformed, not UTF-8, or beyond the request limits (nesting, numbers)
         raise BuildFailed(f"{CONFIG_FILE} is not valid JSON: {e}") from e
     if not isinstance(config, dict):
         raise BuildFailed(f"{CONFIG_FILE} must hold a JSON object.")

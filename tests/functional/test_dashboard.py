@@ -254,3 +254,14 @@ def test_static_assets_are_served_with_a_long_cache_when_asked_by_hash(client: C
     assert response.headers["Content-Type"].startswith("text/css")
     assert "immutable" in response.headers["Cache-Control"]
     assert client.http.get("/dashboard/static/sessions.py", headers=headers()).status_code == 404
+
+
+def test_a_definition_nested_too_deep_is_refused_beside_the_field(client: Client) -> None:
+    cookie, token = sign_in(client)
+    form = {"csrf_token": token, "id": "deep", "definition": "[" * 10_000 + "]" * 10_000}
+    response = post(client, "/dashboard/new-integration", form, cookie)
+    assert response.status_code == 400
+    assert "This is not valid JSON" in text(response)
+    from chalicelib.integrations import repository
+
+    assert repository.get_custom_integration("deep") is None
