@@ -346,3 +346,15 @@ def session() -> requests.Session:
 def pool_manager(**kwargs: Any) -> urllib3.PoolManager:
     """A guarded urllib3 PoolManager (for dulwich's HTTP client)."""
     return _default.pool_manager(**kwargs)
+
+
+def timeout() -> float:
+    """The timeout of one outbound call: ``OUTBOUND_TIMEOUT_SECONDS``, or less when the request has less left.
+
+    Raises :class:`chalicelib.deadline.DeadlineExceeded` (503) when the request has no usable time left, so a
+    call is never started that API Gateway would cut off with its own 504.
+    """
+    from chalicelib import deadline
+    from chalicelib.settings import get_settings
+
+    return deadline.timeout(get_settings().outbound_timeout_seconds)

@@ -23,7 +23,6 @@ from chalicelib.integrations import repository, service
 from chalicelib.integrations.models import Authentication
 from chalicelib.integrations.refresh_store import AuthenticationStore, held
 from chalicelib.oauth import refresh as refreshing
-from chalicelib.settings import get_settings
 
 FORWARD_PREFIX = "pizzly-proxy-"
 # Hop-by-hop headers, and those that describe the upstream encoding requests already undid.
@@ -189,7 +188,7 @@ def _send(
             url,
             headers=headers,
             data=body or None,
-            timeout=get_settings().outbound_timeout_seconds,
+            timeout=outbound.timeout(),
             allow_redirects=False,
         )
     except requests.RequestException as e:

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from chalicelib.oauth.oauth2 import DESTINATION_NOT_ALLOWED, TokenError
-from chalicelib.settings import get_settings
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -58,7 +57,7 @@ def _token_call(client: Any, url: str, extra: dict[str, str]) -> dict[str, str]:
             signed_url,
             data=signed_body,
             headers={**headers, "Accept": "application/x-www-form-urlencoded, application/json"},
-            timeout=get_settings().outbound_timeout_seconds,
+            timeout=outbound.timeout(),
             allow_redirects=False,
         )
     except outbound.DestinationNotAllowed as e:

@@ -13,8 +13,6 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl
 
-from chalicelib.settings import get_settings
-
 # Provider errors after which retrying with the same refresh token cannot succeed.
 DESTINATION_NOT_ALLOWED = "destination_not_allowed"  # the outbound guard refused the token endpoint's address
 DEFINITIVE_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "unknown_configuration"})
@@ -64,7 +62,7 @@ def token_request(
             url,
             headers=headers,
             auth=basic,
-            timeout=get_settings().outbound_timeout_seconds,
+            timeout=outbound.timeout(),
             allow_redirects=False,
             **send,
         )

@@ -138,7 +138,7 @@ def _client(url: str) -> tuple[Any, str]:
     # The guarded pool manager: no proxy or git config from the environment, redirects re-checked.
     manager = outbound.pool_manager(
         headers={"User-agent": default_user_agent_string()},
-        timeout=get_settings().outbound_timeout_seconds,
+        timeout=outbound.timeout(),
         cert_reqs="CERT_REQUIRED",
     )
     return get_transport_and_path(url, pool_manager=manager)

@@ -57,7 +57,7 @@ def current_user(token: str) -> GithubAccount:
                 "User-Agent": "Keyport",
                 "X-GitHub-Api-Version": "2022-11-28",
             },
-            timeout=settings.outbound_timeout_seconds,
+            timeout=outbound.timeout(),
             allow_redirects=False,
         )
     except outbound.DestinationNotAllowed as e:

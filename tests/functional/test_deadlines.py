@@ -196,3 +196,21 @@ def test_a_wait_that_would_start_after_the_deadline_is_refused() -> None:
     with deadline.started(0.3), pytest.raises(deadline.DeadlineExceeded) as raised:
         deadline.timeout(10.0)
     assert raised.value.status == 503
+
+
+def test_a_stalled_outside_party_answers_the_documented_503_within_the_deadline(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outbound HTTP (here the GitHub token check) waits no longer than the request has left."""
+    peer = StalledPeer()
+    try:
+        configure(monkeypatch, REQUEST_DEADLINE_SECONDS="3", OUTBOUND_TIMEOUT_SECONDS="30", GITHUB_API_URL=peer.url)
+
+        status, answer, elapsed = call("GET", "/api/v1/tags", {"X-Github-Token": "gho_" + "a" * 36})
+    finally:
+        peer.stop()
+
+    assert status == 503, answer
+    assert answer["status"].startswith("503") and answer["message"], answer  # giistr's documented body
+    assert peer.accepted >= 1  # the check did go out, and waited
+    assert elapsed < 15  # far below the 30 s outbound timeout: the request's deadline bounded the call
