@@ -92,6 +92,7 @@ _EVERY_OPERATION: dict[str, str] = {
     "400": "A path or query parameter is not valid Unicode text",
     "413": "The request body is larger than MAX_BODY_BYTES (1 MiB by default; API Gateway refuses 10 MiB)",
     "500": "Unexpected error, logged with the request id (never a stack trace)",
+    "502": "The answer would be larger than a Lambda response may be (response_too_large): narrow the request",
     "503": "A service Keyport depends on (DynamoDB, KMS, a provider) is unavailable, or the request ran out "
     "of time; nothing was left half-done, retry",
 }
@@ -136,8 +137,47 @@ def with_shared_responses(path: str, operation: dict[str, Any]) -> dict[str, Any
     return {**operation, "responses": {**responses, **operation["responses"]}}
 
 
+def with_idempotency(operation: dict[str, Any]) -> dict[str, Any]:
+    """A create ``operation`` with the ``Idempotency-Key`` header and the answers it adds (chalicelib.idempotency)."""
+    from chalicelib.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER
+
+    header = {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Makes a retried create safe: the first successful answer is stored for 24 h and replayed "
+        "to the same caller for the same key and body (with Idempotent-Replayed: true).",
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
+    }
+    replayed = {
+        REPLAYED_HEADER: {"description": "true when this is the stored answer of an earlier request with the same key",
+                          "schema": {"type": "string", "enum": ["true"]}},
+    }  # fmt: skip
+    responses = {
+        status: {**answer, "headers": {**answer.get("headers", {}), **replayed}} if status.startswith("2") else answer
+        for status, answer in operation["responses"].items()
+    }
+    error = responses["400"]["content"]
+    added = {
+        "409": {"description": "A request with this Idempotency-Key is still running, or ended with an unknown "
+                "outcome; retry after Retry-After seconds", "content": error},
+        "422": {"description": "This Idempotency-Key was used with a different request", "content": error},
+    }  # fmt: skip
+    for status, answer in added.items():
+        if status in responses:
+            answer = {**responses[status], "description": responses[status]["description"] + "; or: "
+                      + answer["description"]}  # fmt: skip
+        responses[status] = answer
+    return {**operation, "parameters": [*operation.get("parameters", []), header], "responses": responses}
+
+
 def _with_shared_responses(path: str, item: dict[str, Any]) -> dict[str, Any]:
-    return {key: value if key == "parameters" else with_shared_responses(path, value) for key, value in item.items()}
+    from chalicelib.idempotency import CREATE_ROUTES
+
+    shared = {key: value if key == "parameters" else with_shared_responses(path, value) for key, value in item.items()}
+    if path in CREATE_ROUTES and "post" in shared:
+        shared["post"] = with_idempotency(shared["post"])
+    return shared
 
 
 @lru_cache(maxsize=1)

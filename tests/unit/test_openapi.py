@@ -100,6 +100,21 @@ def test_every_operation_documents_what_every_route_can_answer() -> None:
             assert "401" in statuses, (path, method)
 
 
+def test_every_create_documents_its_idempotency_key_and_what_the_key_can_answer() -> None:
+    from chalicelib.idempotency import CREATE_ROUTES
+
+    document = _build("http://localhost")
+    creates = {(path, "post") for path in CREATE_ROUTES}
+    assert creates <= _documented_operations(document)  # every keyed create is a documented POST
+    for path, method, operation in _operations(document):
+        keyed = any(p["in"] == "header" and p["name"] == "Idempotency-Key" for p in operation.get("parameters", []))
+        assert keyed == ((path, method) in creates), (path, method)
+        if keyed:
+            assert {"409", "422"} <= set(operation["responses"]), path
+            success = [answer for status, answer in operation["responses"].items() if status.startswith("2")]
+            assert success and all("Idempotent-Replayed" in answer["headers"] for answer in success), path
+
+
 def _validator(document: dict, schema: dict) -> jsonschema.Draft202012Validator:
     """A validator for ``schema``, whose references point into ``document``."""
     registry = Registry().with_resource("urn:keyport", Resource.from_contents(document, DRAFT202012))
