@@ -1,5 +1,7 @@
 # Keyport: `make run` starts the local stack, `make test` runs every test. Both install what they need.
-PYTHON ?= python3
+# The venv is made with the Lambda runtime's Python (3.13, infra/template.py RUNTIME) where the machine has
+# one, so the tests run on what AWS runs; otherwise with python3.
+PYTHON ?= $(firstword $(shell command -v python3.13) $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAGE ?= dev
