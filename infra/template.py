@@ -1062,6 +1062,11 @@ def build(stage: Stage) -> dict[str, Any]:
             "Value": {"Fn::GetAtt": [DISTRIBUTION, "DomainName"]},
         },
         "AlarmTopicArn": {"Description": "Subscribe to receive the stack's alarms", "Value": {"Ref": ALARM_TOPIC}},
+        # Chalice's RestAPI, merged in by `chalice package`; its EndpointURL ends in the stage's /api/.
+        "DashboardURL": {
+            "Description": "The operator dashboard: sign in with the operator secret key",
+            "Value": {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/dashboard"},
+        },
     }
     for kind, (logical_id, _variable) in SECRETS.items():
         if logical_id in resources:

@@ -477,6 +477,14 @@ def test_outputs_name_every_table(fragment: dict[str, Any]) -> None:
             assert {"Ref": logical} in values
 
 
+def test_the_stack_outputs_the_dashboard_url_on_the_rest_api(fragment: dict[str, Any]) -> None:
+    url = fragment["Outputs"]["DashboardURL"]["Value"]["Fn::Sub"]
+    assert url == "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api/dashboard"
+    from app import app
+
+    assert "/dashboard" in app.routes  # the route the output points at
+
+
 def test_generating_leaves_the_process_settings_alone() -> None:
     from chalicelib.settings import get_settings
 
