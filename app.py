@@ -9,12 +9,13 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, WebsocketEvent
 
-from chalicelib import deadline, errors
+from chalicelib import deadline, errors, observability
 from chalicelib.http import json_response, raw_body, require_unicode_parameters
 from chalicelib.limits import refuse_oversized
 
@@ -34,10 +35,44 @@ for _service in SERVICES:
     app.register_blueprint(importlib.import_module(f"chalicelib.{_service}.routes").bp)
 
 
+observability.configure()  # JSON log lines on Lambda
+access_log = logging.getLogger("keyport.access")
+
+
 @app.middleware("http")
 def error_boundary(request: Request, get_response: Callable[[Request], Response]) -> Response:
     """Render every error, ours or Chalice's, in the documented body of the service owning the path."""
     path = request.to_original_event().get("path") or request.path
+    route = request.context.get("resourcePath") or request.path
+    started = time.perf_counter()
+    with observability.request_context(
+        request_id=request.context.get("requestId"),
+        lambda_request_id=getattr(request.lambda_context, "aws_request_id", None),
+        function=os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+        service=_service_of(route, request.method, path),
+        route=f"{request.method} {route}",
+    ):
+        response = _answer(request, get_response, path)
+        status = response.status_code
+        outcome = "ok" if status < 400 else "refused" if status < 500 else "failed"
+        duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        # The context as fields of the record too, for any formatter (Lambda's own JSON format included).
+        extra = {**observability.fields(), "status": status, "outcome": outcome, "duration_ms": duration_ms}
+        access_log.info("request", extra=extra)
+    return response
+
+
+def _service_of(route: str, method: str, path: str) -> str:
+    """The service whose blueprint serves the route (its package name), else the one owning the path."""
+    entry = app.routes.get(route, {}).get(method)
+    module = getattr(getattr(entry, "view_function", None), "__module__", "") or ""
+    parts = module.split(".")
+    if len(parts) == 3 and parts[0] == "chalicelib" and parts[2] == "routes":
+        return parts[1]
+    return errors.service_for_style(errors.style_for_path(path))
+
+
+def _answer(request: Request, get_response: Callable[[Request], Response], path: str) -> Response:
     if "accept" not in request.headers:
         # HTTP reads a missing Accept as "anything"; Chalice would refuse a binary (here: every) response.
         request.headers._dict["accept"] = "*/*"

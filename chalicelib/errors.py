@@ -153,6 +153,21 @@ _GIISTR_SEGMENTS = frozenset({"user", "users", "tag", "tags", "repo", "repos", "
 _AUTOTUNE_SEGMENTS = frozenset({"projects", "blueprints", "themes"})
 
 
+_SERVICE_OF_STYLE = {
+    "pizzly": "integrations",
+    "broker": "broker",
+    "giistr": "repotags",
+    "autotune": "publishing",
+    "platform": "entities",
+    "dashboard": "dashboard",
+}
+
+
+def service_for_style(style: str) -> str:
+    """The service (package name) whose documented error body ``style`` is."""
+    return _SERVICE_OF_STYLE.get(style, "integrations")
+
+
 def style_for_path(path: str) -> str:
     """Which service's error body a request path answers in."""
     parts = [p for p in path.split("/") if p]

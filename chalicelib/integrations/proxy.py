@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
-from chalicelib import catalog, outbound
+from chalicelib import catalog, errors, observability, outbound
 from chalicelib.crypto import open_json
 from chalicelib.errors import BadGateway, BadRequest
 from chalicelib.http import now_ms
@@ -190,10 +190,30 @@ def _send(
             data=body or None,
             timeout=outbound.timeout(),
             allow_redirects=False,
+            stream=True,  # read no more than a Lambda response can carry
         )
+        content = _capped_content(upstream)
     except requests.RequestException as e:
+        observability.metric("ProxyCall", Outcome="unreachable")
         raise BadGateway(f"The integration's API could not be reached ({type(e).__name__}).", code="proxy_error") from e
-    return ProxyResponse(upstream.status_code, _response_headers(upstream.raw.headers), upstream.content)
+    observability.metric("ProxyCall", Outcome=f"{upstream.status_code // 100}xx")
+    return ProxyResponse(upstream.status_code, _response_headers(upstream.raw.headers), content)
+
+
+def _capped_content(upstream: Any) -> bytes:
+    """The upstream body, refused (502 response_too_large) past what Keyport can return (chalicelib/limits.py)."""
+    from chalicelib.limits import MAX_RESPONSE_BODY_BYTES
+
+    body = bytearray()
+    with upstream:
+        for chunk in upstream.iter_content(chunk_size=64 * 1024):
+            body += chunk
+            if len(body) > MAX_RESPONSE_BODY_BYTES:
+                observability.metric("ProxyCall", Outcome="too_large")
+                raise errors.ResponseTooLarge(
+                    "The integration's API answered more than Keyport can return (about 4.5 MB); ask it for less."
+                )
+    return bytes(body)
 
 
 def _join(base: str, tail: str) -> str:

@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib import observability
 from chalicelib.errors import KeyportError
 from chalicelib.oauth import refresh as refreshing
 
@@ -86,6 +87,7 @@ def run(
     """Refresh what is due; ``remaining_ms`` tells how long the invocation may still run."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     report = Report()
+    oldest: int | None = None  # the earliest expiry among what was due
     pending: set[Future[str]] = set()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
         for source in only if only is not None else sources():
@@ -94,6 +96,7 @@ def run(
             for key, expires_at in source.due(now + window_ms):
                 count += 1
                 report.selected += 1
+                oldest = expires_at if oldest is None else min(oldest, expires_at)
                 if remaining_ms() < SAFETY_MS:
                     report.left += 1
                     continue
@@ -107,6 +110,11 @@ def run(
         done, _ = wait(pending)
         _tally(done, report)
     log.info("refresh sweep: %s", report.as_dict())
+    # Lag: how long the most overdue credential had been expired when the sweep found it (0 when on time),
+    # and what it left for the next run.
+    observability.metric("SweepOverdue", max(now - oldest, 0) if oldest is not None else 0, "Milliseconds")
+    observability.metric("SweepSelected", report.selected)
+    observability.metric("SweepLeft", report.left)
     return report
 
 

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib import observability
 from chalicelib.errors import KeyportError, Unprocessable
 from chalicelib.oauth.oauth2 import TokenError
 
@@ -156,12 +157,14 @@ def _refresh_held(store: Store, key: str, lease_id: str, held: Held, rules: _Rul
     except TokenError as e:
         retry_at = None if e.definitive else now + backoff_ms(held.attempts + 1)
         store.fail(key, lease_id, e.as_dict(), retry_at, now)
+        observability.metric("RefreshNeedsReconnect" if retry_at is None else "RefreshFailed")
         raise RefreshFailed(f"The provider refused to refresh the token: {e.error} ({e.description})") from e
     secret = oauth2.payload_from_token(token, held.secret, now)
     expires_in = secret.get("expiresIn")
     expires_at = now + int(expires_in) * 1000 if isinstance(expires_in, int) else None
     stored = store.save(key, lease_id, secret, expires_at, now)
     stored.refreshed = True
+    observability.metric("RefreshSucceeded")
     return stored
 
 

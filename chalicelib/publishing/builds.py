@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import time
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from chalicelib import aws
+from chalicelib import aws, observability
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import now_ms
 from chalicelib.publishing import repository
@@ -63,9 +64,14 @@ def handle(event: dict[str, Any]) -> dict[str, Any]:
     if kind not in ("project", "blueprint") or not isinstance(item_id, int) or not isinstance(job_id, str):
         log.error("build_worker: malformed event %r", {k: event.get(k) for k in ("job", "id", "job_id")})
         return {"outcome": "ignored", "reason": "malformed event"}
+    started = time.monotonic()
     if kind == "project":
-        return _run(Project, item_id, job_id, _build_project)
-    return _run(Blueprint, item_id, job_id, _update_blueprint)
+        result = _run(Project, item_id, job_id, _build_project)
+    else:
+        result = _run(Blueprint, item_id, job_id, _update_blueprint)
+    observability.metric("Build", Outcome=str(result["outcome"]), Kind=kind)
+    observability.metric("BuildDuration", round((time.monotonic() - started) * 1000), "Milliseconds", Kind=kind)
+    return result
 
 
 def _run(model: type[T], item_id: int, job_id: str, work: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -560,3 +561,38 @@ def test_tokens_replaced_after_a_refresh_are_refreshed_at_once_when_forced(api: 
 
     assert answer.body["authentication"]["payload"]["accessToken"] == "access-2"
     assert [r.body["refresh_token"] for r in server.requests] == ["refresh-0", "refresh-x"]
+
+
+# --- metrics (CloudWatch EMF lines on stdout) ----------------------------------------------------------------
+
+
+def emf_metrics(captured: str) -> list[str]:
+    """The metric names of the EMF lines written to stdout."""
+    names = []
+    for line in captured.splitlines():
+        if line.startswith('{"_aws"'):
+            document = json.loads(line)
+            names += [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    return names
+
+
+@pytest.mark.usefixtures("no_coalescing")
+def test_each_refresh_outcome_is_a_cloudwatch_metric(
+    api: PizzlyApi, server: OAuthServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("METRICS", "emf")
+    _, auth_id = connect(api, server.token_url)
+    capsys.readouterr()
+
+    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
+    assert emf_metrics(capsys.readouterr().out) == ["RefreshSucceeded"]
+
+    server.fail_with(500, {})
+    assert api.post(f"{BASE}/{auth_id}/refresh").status == 422
+    assert emf_metrics(capsys.readouterr().out) == ["RefreshFailed"]
+
+    server.fail_with(400, {"error": "invalid_grant"})
+    assert api.post(f"{BASE}/{auth_id}/refresh").status == 422
+    out = capsys.readouterr().out
+    assert emf_metrics(out) == ["RefreshNeedsReconnect"]
+    assert "access-1" not in out and "refresh" + "-token" not in out  # no token in a metric line

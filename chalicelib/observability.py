@@ -1,0 +1,110 @@
+"""Structured logs and CloudWatch metrics, from the standard library alone.
+
+On Lambda (or with ``LOG_FORMAT=json``) every log line is one JSON object: time, level, logger,
+message, the request's ids, function, service and route (kept in a context variable by the app's
+middleware), and whatever a call passes as ``extra``. Metrics are written in CloudWatch's embedded
+metric format (EMF): one JSON line on stdout that CloudWatch Logs turns into metrics, with no API
+call and no client. Powertools' Logger and Metrics do the same; this module is what Keyport uses of
+them, at no import cost (json, logging and time are loaded before any handler runs).
+
+Nothing secret goes in: callers log ids and outcomes, never tokens or keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TextIO
+
+NAMESPACE = "Keyport"
+
+#: The request being handled: request_id, function, service, route.
+_context: ContextVar[dict[str, str] | None] = ContextVar("keyport_log_context", default=None)
+
+#: LogRecord attributes that are not "extra" fields.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: the record, the request's context and the call's ``extra`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **(_context.get() or {}),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD and not name.startswith("_"):
+                line[name] = value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, separators=(",", ":"), default=str)
+
+
+def configure(environ: dict[str, str] | None = None) -> bool:
+    """Format every log line as JSON on Lambda (or with ``LOG_FORMAT=json``); whether it did."""
+    env = os.environ if environ is None else environ
+    wanted = env.get("LOG_FORMAT", "").lower()
+    if wanted != "json" and not (env.get("AWS_LAMBDA_FUNCTION_NAME") and wanted != "text"):
+        return False
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler(sys.stdout))
+    for handler in root.handlers:
+        handler.setFormatter(JsonFormatter())
+    return True
+
+
+@contextmanager
+def request_context(**fields: str | None) -> Iterator[None]:
+    """Add ``fields`` (request_id, function, service, route...) to every log line written inside the block."""
+    token = _context.set({name: value for name, value in fields.items() if value})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def fields() -> dict[str, str]:
+    """The current request's context (empty outside a request)."""
+    return dict(_context.get() or {})
+
+
+def current(name: str) -> str | None:
+    """A field of the current request's context (for example ``service``), or None outside a request."""
+    return (_context.get() or {}).get(name)
+
+
+def metrics_enabled() -> bool:
+    """EMF lines are written on Lambda, or with ``METRICS=emf`` (the local stack's console stays readable)."""
+    wanted = os.environ.get("METRICS", "").lower()
+    return wanted == "emf" or (bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and wanted != "off")
+
+
+def metric(name: str, value: float = 1, unit: str = "Count", stream: TextIO | None = None, **dimensions: str) -> None:
+    """Write one CloudWatch metric in EMF (one stdout line), with ``dimensions`` (Service by default)."""
+    if stream is None and not metrics_enabled():
+        return
+    dimensions = {"Service": current("service") or "keyport", **dimensions}
+    document = {
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {"Namespace": NAMESPACE, "Dimensions": [sorted(dimensions)], "Metrics": [{"Name": name, "Unit": unit}]}
+            ],
+        },
+        **dimensions,
+        name: value,
+    }
+    out = stream or sys.stdout
+    out.write(json.dumps(document, separators=(",", ":")) + "\n")
+    out.flush()

@@ -1,0 +1,93 @@
+"""Structured JSON logs and CloudWatch EMF metrics (chalicelib/observability.py)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from chalicelib import observability
+
+
+def test_a_log_line_is_one_json_object_with_the_requests_context_and_extra_fields() -> None:
+    record = logging.LogRecord("keyport.access", logging.INFO, __file__, 1, "request %s", ("done",), None)
+    record.status = 201
+    record.duration_ms = 4.5
+    with observability.request_context(request_id="req-1", service="broker", route="POST /admin/customers"):
+        line = json.loads(observability.JsonFormatter().format(record))
+    assert line["message"] == "request done" and line["level"] == "INFO" and line["logger"] == "keyport.access"
+    assert (line["request_id"], line["service"], line["route"]) == ("req-1", "broker", "POST /admin/customers")
+    assert (line["status"], line["duration_ms"]) == (201, 4.5)
+    assert line["time"].endswith("Z")
+    assert "service" not in json.loads(observability.JsonFormatter().format(record))  # outside the request
+
+
+@pytest.mark.parametrize(
+    ("environ", "json_lines"),
+    [
+        ({}, False),
+        ({"LOG_FORMAT": "json"}, True),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "keyport-prod"}, True),
+        ({"AWS_LAMBDA_FUNCTION_NAME": "keyport-prod", "LOG_FORMAT": "text"}, False),
+    ],
+)
+def test_json_lines_on_lambda_or_when_asked(environ: dict[str, str], json_lines: bool) -> None:
+    root = logging.getLogger()
+    kept = [(handler, handler.formatter) for handler in root.handlers]
+    handler = logging.StreamHandler(io.StringIO())
+    root.addHandler(handler)
+    try:
+        assert observability.configure(environ) is json_lines
+        assert isinstance(handler.formatter, observability.JsonFormatter) is json_lines
+    finally:
+        root.removeHandler(handler)
+        for other, formatter in kept:
+            other.setFormatter(formatter)
+
+
+def test_a_metric_is_an_emf_line_with_its_namespace_dimensions_and_value() -> None:
+    out = io.StringIO()
+    with observability.request_context(service="integrations"):
+        observability.metric("ProxyCall", stream=out, Outcome="2xx")
+    document = json.loads(out.getvalue())
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    assert directive == {
+        "Namespace": "Keyport",
+        "Dimensions": [["Outcome", "Service"]],
+        "Metrics": [{"Name": "ProxyCall", "Unit": "Count"}],
+    }
+    assert (document["Service"], document["Outcome"], document["ProxyCall"]) == ("integrations", "2xx", 1)
+
+
+def test_metrics_are_written_on_lambda_only_unless_asked(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.delenv("METRICS", raising=False)
+    observability.metric("Build")
+    assert capsys.readouterr().out == ""  # the local stack's console stays readable
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "keyport-prod-build_worker")
+    observability.metric("Build")
+    assert json.loads(capsys.readouterr().out)["Build"] == 1
+
+
+def test_every_request_writes_one_access_line_with_its_route_service_and_outcome(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import TEST_SECRET_KEY
+
+    auth = "Basic " + base64.b64encode(f"{TEST_SECRET_KEY}:".encode()).decode()
+    with caplog.at_level(logging.INFO, logger="keyport.access"):
+        client.http.get("/admin/customers", headers={"Authorization": auth})
+        client.http.get("/api/v1/tags")  # no GitHub token: refused
+    lines = [json.loads(observability.JsonFormatter().format(r)) for r in caplog.records if r.name == "keyport.access"]
+    assert [(x["service"], x["route"], x["status"], x["outcome"]) for x in lines] == [
+        ("broker", "GET /admin/customers", 200, "ok"),
+        ("repotags", "GET /api/v1/tags", 400, "refused"),
+    ]
+    assert all(isinstance(x["duration_ms"], float) for x in lines)
+    assert TEST_SECRET_KEY not in caplog.text and auth not in caplog.text
