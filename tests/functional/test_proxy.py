@@ -394,6 +394,20 @@ def test_a_binary_response_comes_back_byte_for_byte(client: Any, provider: OAuth
     assert response.headers["content-type"] == "application/octet-stream"
 
 
+def test_an_upstream_body_larger_than_a_lambda_response_is_refused_not_relayed(
+    client: Any, provider: OAuth2Provider, plain: str
+) -> None:
+    from chalicelib.errors import ResponseTooLarge
+    from chalicelib.limits import MAX_RESPONSE_BODY_BYTES
+
+    assert len(forward("plain", plain, "bytes/1000000").body) == 1_000_000  # streamed and read whole
+    assert len(forward("plain", plain, f"bytes/{MAX_RESPONSE_BODY_BYTES}").body) == MAX_RESPONSE_BODY_BYTES
+
+    with pytest.raises(ResponseTooLarge) as refused:
+        forward("plain", plain, f"bytes/{MAX_RESPONSE_BODY_BYTES + 1}")
+    assert (refused.value.status, refused.value.error_code) == (502, "response_too_large")
+
+
 @pytest.mark.parametrize("status", [201, 204, 404, 418, 500, 503])
 def test_the_upstream_status_comes_back(client: Any, provider: OAuth2Provider, plain: str, status: int) -> None:
     response = forward("plain", plain, f"status/{status}")

@@ -560,6 +560,10 @@ class OAuth2Provider:
         record.authorized = True
         if path == "binary":
             return Response(BINARY_BODY, status=200, content_type="application/octet-stream")
+        if path.startswith("bytes/"):  # a body of N bytes, streamed in chunks
+            size = int(path.split("/", 1)[1])
+            chunks = (b"x" * min(65536, size - start) for start in range(0, size, 65536))
+            return Response(chunks, status=200, content_type="application/octet-stream")
         if path.startswith("status/"):
             status = int(path.split("/", 1)[1])
             payload = b"" if status in (204, 304) else json.dumps({"status": status}).encode()
