@@ -1,0 +1,25 @@
+"""Activity: recent operator-visible events."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chalice.app import Response
+
+from chalicelib.dashboard import activity
+from chalicelib.dashboard.context import Ctx
+from chalicelib.http import parse_id
+
+
+def activity_page(ctx: Ctx) -> Response:
+    before_text = ctx.query("before")
+    before = parse_id(before_text)  # ASCII digits only, bounded
+    events, next_before = activity.recent(50, before, ctx.now)
+    return ctx.show(
+        "activity.html",
+        nav="activity",
+        events=events,
+        next_before=next_before,
+        days=activity.KEEP_DAYS,
+        now=datetime.now(UTC),
+    )

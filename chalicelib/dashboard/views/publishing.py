@@ -1,0 +1,147 @@
+"""Publishing: users, groups, members and API keys."""
+
+from __future__ import annotations
+
+from chalice.app import Response
+
+from chalicelib.dashboard.context import Ctx, confirm, secret_once
+from chalicelib.errors import BadRequest, KeyportError, NotFound
+
+
+def publishing_page(ctx: Ctx) -> Response:
+    from chalicelib.publishing import accounts
+
+    error, action = None, ctx.form.get("action")
+    if ctx.posted:
+        try:
+            if action == "create_user":
+                body = {"email": ctx.form.get("email", ""), "superuser": ctx.form.get("superuser") == "on"}
+                if ctx.form.get("name", "").strip():
+                    body["name"] = ctx.form["name"]
+                created = accounts.create_user(body)
+                return secret_once(
+                    ctx,
+                    nav="publishing",
+                    title=f"User {created['email']} created",
+                    label="API key",
+                    secret=created["api_key"],
+                    note="Give this key to the user now: it is shown only this once.",
+                    next_url=ctx.url("publishing", "users", str(created["id"])),
+                    next_label="Open the user",
+                )
+            if action == "create_group":
+                body = {"name": ctx.form.get("name", "")}
+                if ctx.form.get("slug", "").strip():
+                    body["slug"] = ctx.form["slug"].strip()
+                group = accounts.create_group(body)
+                return ctx.back("publishing", "groups", group["slug"], notice="group_created")
+            raise BadRequest("Unknown form action.", code="invalid_form")
+        except KeyportError as e:
+            if e.status >= 500:
+                raise
+            error = e
+    find = ctx.query("user").strip()
+    if find and not ctx.posted:
+        return ctx.back("publishing", "users", find)
+    return ctx.show(
+        "publishing.html",
+        error.status if error else 200,
+        nav="publishing",
+        groups=accounts.list_groups(),
+        error=error,
+        action=action,
+        form=ctx.form,
+    )
+
+
+def publishing_user(ctx: Ctx, user: str) -> Response:
+    from chalicelib.publishing import accounts
+
+    error = None
+    if ctx.posted:
+        try:
+            accounts.update_user(
+                user, {"name": ctx.form.get("name", ""), "superuser": ctx.form.get("superuser") == "on"}
+            )
+            return ctx.back("publishing", "users", user, notice="user_saved")
+        except KeyportError as e:
+            if e.status >= 500 or isinstance(e, NotFound):
+                raise
+            error = e
+    return ctx.show(
+        "publishing_user.html",
+        error.status if error else 200,
+        nav="publishing",
+        user=accounts.get_user(user),
+        ref=user,
+        error=error,
+    )
+
+
+def publishing_rotate(ctx: Ctx, user: str) -> Response:
+    from chalicelib.publishing import accounts
+
+    if not ctx.posted:
+        view = accounts.get_user(user)
+        return confirm(
+            ctx,
+            title="Rotate this user's API key?",
+            message=f"{view['email']} gets a new API key; the current one stops working at once.",
+            action=ctx.url("publishing", "users", user, "rotate-key"),
+            button="Rotate key",
+            cancel=ctx.url("publishing", "users", user),
+        )
+    rotated = accounts.rotate_key(user)
+    return secret_once(
+        ctx,
+        nav="publishing",
+        title=f"New API key for {rotated['email']}",
+        label="API key",
+        secret=rotated["api_key"],
+        note="The previous key no longer works. This one is shown only now.",
+        next_url=ctx.url("publishing", "users", user),
+        next_label="Back to the user",
+    )
+
+
+def publishing_group(ctx: Ctx, group: str) -> Response:
+    from chalicelib.publishing import accounts
+
+    error = None
+    if ctx.posted:
+        try:
+            accounts.set_member(group, ctx.form.get("user", "").strip(), {"role": ctx.form.get("role")})
+            return ctx.back("publishing", "groups", group, notice="member_saved")
+        except KeyportError as e:
+            if e.status >= 500:
+                raise
+            error = e
+    view = accounts.get_group(group)
+    from chalicelib.publishing.accounts import ROLES
+
+    return ctx.show(
+        "publishing_group.html",
+        error.status if error else 200,
+        nav="publishing",
+        group=view,
+        ref=group,
+        roles=ROLES,
+        error=error,
+        form=ctx.form,
+    )
+
+
+def publishing_member_delete(ctx: Ctx, group: str, user: str) -> Response:
+    from chalicelib.publishing import accounts
+
+    if not ctx.posted:
+        return confirm(
+            ctx,
+            title="Remove this member?",
+            message=f"User {user} loses their role in group {group}.",
+            action=ctx.url("publishing", "groups", group, "members", user, "delete"),
+            button="Remove member",
+            cancel=ctx.url("publishing", "groups", group),
+        )
+    accounts.remove_member(group, user)
+    return ctx.back("publishing", "groups", group, notice="member_removed")
