@@ -141,8 +141,25 @@ def _prepare() -> tuple[Any, dict[str, str]]:
     return emulator, env
 
 
+def _restore(environment: dict[str, str]) -> None:
+    """Put the process environment back as it was, and drop settings and clients that read the emulator's."""
+    from chalicelib import aws
+    from chalicelib.settings import clear_settings
+
+    os.environ.clear()
+    os.environ.update(environment)
+    clear_settings()
+    aws.reset()
+
+
 def main() -> None:
-    emulator, env = _prepare()
+    # The emulator's environment must not outlive it: the benchmarks after this one run against moto's mock.
+    environment = dict(os.environ)
+    try:
+        emulator, env = _prepare()
+    except BaseException:
+        _restore(environment)
+        raise
     try:
         floors, apps, ratios = [], [], []
         _sample(FLOOR, env), _sample(APP, env)  # warm the file cache and the bytecode
@@ -154,6 +171,7 @@ def main() -> None:
             ratios.append(first / floor)
     finally:
         emulator.stop()
+        _restore(environment)
     print(f"First request of a fresh process against the emulator, median of {RUNS} alternating pairs")
     print(f"  floor (imports + GetItem + KMS Decrypt)   {statistics.median(floors):8.1f} ms")
     print(f"  GET /api/github/authentications/{{id}}     {statistics.median(apps):8.1f} ms")
