@@ -97,29 +97,42 @@ def validate(model: type[BaseModel], value: Any, prefix: tuple[str | int, ...]) 
 # --- bodies -----------------------------------------------------------------------------------------
 
 
-class ConnectionCreate(BaseModel):
+class BrokerConnectionCreate(BaseModel):
     """POST /v1/customers/{customer_id}/connections."""
 
     auth_type: AuthType = "oauth2"
-    credentials: dict[str, Any]
+    credentials: Annotated[
+        dict[str, Any],
+        Field(
+            description="Provider credentials (stored encrypted). api_key: api_key. basic: username, password. "
+            "oauth2: access_token; refresh_token with client_id and client_secret (or a configuration of the "
+            "provider's integration) to be refreshed; expires_in (seconds) or expires_at (ISO 8601 or epoch "
+            "seconds)."
+        ),
+    ]
     metadata_json: dict[str, Any] | None = None
-    name: Annotated[str, Field(min_length=1, max_length=255)]
-    provider: Annotated[str, Field(min_length=1, max_length=50)]
+    name: Annotated[str, Field(min_length=1, max_length=255, description="admin@iqm.com.au, IQM Master Roster, etc.")]
+    provider: Annotated[
+        str, Field(min_length=1, max_length=50, description="gmail, xero, google_calendar, deputy, etc.")
+    ]
     scopes: Annotated[list[Annotated[str, Field(max_length=512)]], Field(max_length=200)] | None = None
 
 
-class GrantCreate(BaseModel):
+class BrokerGrantCreate(BaseModel):
     """POST /v1/customers/{customer_id}/connections/{connection_id}/grants."""
 
-    capabilities: Annotated[list[Capability], Field(max_length=100)]
+    capabilities: Annotated[
+        list[Capability],
+        Field(max_length=100, description="Provider-specific capabilities (e.g. send_mail, read_events)"),
+    ]
     instance_id: uuid.UUID
 
 
 class AuditQuery(BaseModel):
     """Query of GET /v1/customers/{customer_id}/connections/{connection_id}/audit."""
 
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
-    cursor: str | None = None
+    limit: Annotated[int, Field(ge=1, le=200, description="Page size (1-200, default 50)")] = 50
+    cursor: Annotated[str | None, Field(description="next_cursor of the previous page")] = None
 
 
 # --- credentials, by auth type ----------------------------------------------------------------------

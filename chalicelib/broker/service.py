@@ -402,7 +402,7 @@ def create_connection(customer: Customer, body: Any) -> dict[str, Any]:
     """POST /v1/customers/{customer_id}/connections: credentials sealed, never shown again."""
     from chalicelib.broker import schemas
 
-    data = schemas.validate(schemas.ConnectionCreate, body, ("body",))
+    data = schemas.validate(schemas.BrokerConnectionCreate, body, ("body",))
     schemas.metadata_fits(data.metadata_json)
     now = now_ms()
     credentials, expires_at = schemas.credentials(data.auth_type, data.credentials, now)
@@ -462,7 +462,7 @@ def create_grant(customer: Customer, connection_id: str, body: Any) -> dict[str,
     """POST .../connections/{connection_id}/grants: one grant per connection and instance (a second: 409)."""
     from chalicelib.broker import schemas
 
-    data = schemas.validate(schemas.GrantCreate, body, ("body",))
+    data = schemas.validate(schemas.BrokerGrantCreate, body, ("body",))
     instance_id = str(data.instance_id)
     capabilities = list(dict.fromkeys(data.capabilities))
     created: dict[str, Any] = {}
