@@ -2,16 +2,8 @@
 
 The root ``aws_env`` fixture creates every table of every service for each test; the broker's tests
 need the broker's five tables, the two integrations tables the catalog and the refresh read, and the
-KMS key. A broker test module opts in with::
-
-    @pytest.fixture(scope="module")
-    def broker_module() -> Iterator[None]:
-        with broker_aws():
-            yield
-
-    @pytest.fixture
-    def aws_env(broker_module: None) -> None:
-        empty_broker_tables()
+KMS key. ``tests/functional/broker/conftest.py`` opts every broker test module in (a module-scoped
+fixture entering ``broker_aws()``, and an ``aws_env`` override calling ``empty_broker_tables()``).
 """
 
 from __future__ import annotations

@@ -4,29 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.broker_api import ISO_MS_UTC, UUID_RE, BrokerApi
-from tests.support.broker_stack import broker_aws, empty_broker_tables
-
-
-@pytest.fixture(scope="module")
-def broker_module() -> Iterator[None]:
-    with broker_aws():
-        yield
-
-
-@pytest.fixture
-def aws_env(broker_module: None) -> None:
-    empty_broker_tables()
-
-
-@pytest.fixture
-def api(client: Any) -> BrokerApi:
-    return BrokerApi(client)
 
 
 def test_creating_a_customer_shows_its_api_key_once(api: BrokerApi) -> None:

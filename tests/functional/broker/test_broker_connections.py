@@ -4,34 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.broker_api import CONNECTION_FIELDS, ISO_MS_UTC, BrokerApi
-from tests.support.broker_stack import broker_aws, empty_broker_tables
-
-
-@pytest.fixture(scope="module")
-def broker_module() -> Iterator[None]:
-    with broker_aws():
-        yield
-
-
-@pytest.fixture
-def aws_env(broker_module: None) -> None:
-    empty_broker_tables()
-
-
-@pytest.fixture
-def api(client: Any) -> BrokerApi:
-    return BrokerApi(client)
-
-
-@pytest.fixture
-def customer(api: BrokerApi) -> dict[str, Any]:
-    return api.new_customer()
 
 
 def test_a_new_customer_has_no_connections(api: BrokerApi, customer: dict[str, Any]) -> None:

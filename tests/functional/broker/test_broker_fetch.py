@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.broker_api import ISO_MS_UTC, BrokerApi
-from tests.support.broker_stack import broker_aws, empty_broker_tables
 
 API_KEY = "dk_live_fetch_secret_0123456789"
-
-
-@pytest.fixture(scope="module")
-def broker_module() -> Iterator[None]:
-    with broker_aws():
-        yield
-
-
-@pytest.fixture
-def aws_env(broker_module: None) -> None:
-    empty_broker_tables()
-
-
-@pytest.fixture
-def api(client: Any) -> BrokerApi:
-    return BrokerApi(client)
 
 
 @pytest.fixture

@@ -4,41 +4,21 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.broker_api import BrokerApi, custom_integration
-from tests.support.broker_stack import broker_aws, empty_broker_tables
 from tests.support.oauth_server import OAuthServer
 
 PROVIDER = "localprov"
 OPERATOR = {"Authorization": "Basic " + base64.b64encode(f"{TEST_SECRET_KEY}:".encode()).decode()}
 
 
-@pytest.fixture(scope="module")
-def broker_module() -> Iterator[None]:
-    with broker_aws():
-        yield
-
-
 @pytest.fixture
-def aws_env(broker_module: None) -> None:
-    empty_broker_tables()
-
-
-@pytest.fixture
-def provider() -> Iterator[OAuthServer]:
-    server = OAuthServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def api(client: Any, provider: OAuthServer) -> BrokerApi:
-    api = BrokerApi(client)
+def api(api: BrokerApi, provider: OAuthServer) -> BrokerApi:
+    """The conftest's client, with the local provider registered as an integration."""
     registered = api.request("PUT", f"/api/{PROVIDER}", custom_integration(provider.token_url), headers=OPERATOR)
     assert registered.status == 201, registered.body
     return api

@@ -5,35 +5,15 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.broker_api import BrokerApi, custom_integration
-from tests.support.broker_stack import broker_aws, empty_broker_tables
 from tests.support.oauth_server import OAuthServer
 
 OPERATOR = {"Authorization": "Basic " + base64.b64encode(f"{TEST_SECRET_KEY}:".encode()).decode()}
-
-
-@pytest.fixture(scope="module")
-def broker_module() -> Iterator[None]:
-    with broker_aws():
-        yield
-
-
-@pytest.fixture
-def aws_env(broker_module: None) -> None:
-    empty_broker_tables()
-
-
-@pytest.fixture
-def provider() -> Iterator[OAuthServer]:
-    server = OAuthServer().start()
-    yield server
-    server.stop()
 
 
 def test_stored_credentials_appear_in_no_customer_response_and_no_log_line(

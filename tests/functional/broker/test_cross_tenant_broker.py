@@ -9,13 +9,12 @@ instances read the same afterwards. The operator routes (``/admin/customers…``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
 from tests.support.broker_api import BrokerApi
-from tests.support.broker_stack import broker_aws, empty_broker_tables
 from tests.support.cross_tenant import Case, Reply, Tenants, assert_table_covers, check_case, tenant_routes
 
 CONNECTIONS = "/v1/customers/{customer_id}/connections"
@@ -110,24 +109,13 @@ class BrokerTenants(Tenants):
         return isinstance(body, dict) and set(body) == {"detail"} and isinstance(body["detail"], str | list)
 
 
-@pytest.fixture(scope="module")
-def broker_module() -> Iterator[None]:
-    with broker_aws():
-        yield
-
-
-@pytest.fixture
-def aws_env(broker_module: None) -> None:
-    empty_broker_tables()
-
-
 @pytest.fixture
 def tenants(client: Any) -> BrokerTenants:
     return BrokerTenants(client)
 
 
 def test_every_customer_and_runtime_route_has_a_cross_tenant_case() -> None:
-    assert_table_covers(TABLE, tenant_routes("broker"), "TABLE in tests/functional/test_cross_tenant_broker.py")
+    assert_table_covers(TABLE, tenant_routes("broker"), "TABLE in tests/functional/broker/test_cross_tenant_broker.py")
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])

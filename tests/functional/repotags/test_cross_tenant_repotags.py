@@ -10,13 +10,13 @@ token at all is 400. Alice reads everything back unchanged.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
 from tests.support.cross_tenant import Case, Reply, Tenants, assert_table_covers, check_case, tenant_routes
-from tests.support.repotags_api import chalice_client, empty_tables, github_api, repotags_aws
+from tests.support.github_server import GithubStandIn
 
 TOKENS = {"a": "ghp_aliceCrossTenant0000000000000000000001", "b": "ghp_bobCrossTenant00000000000000000000002"}
 NO_TOKEN = {"status": "400 Bad Request", "message": "The X-Github-Token header is required: a GitHub token of yours."}
@@ -101,23 +101,16 @@ class RepoTagsTenants(Tenants):
         )
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with repotags_aws(), chalice_client() as test_client:
-        yield test_client
-
-
 @pytest.fixture
-def tenants(client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RepoTagsTenants]:
-    empty_tables()
-    with github_api(monkeypatch) as github:
-        github.accept(TOKENS["a"], 1)
-        github.accept(TOKENS["b"], 2)
-        yield RepoTagsTenants(client)
+def tenants(client: Any, github: GithubStandIn) -> RepoTagsTenants:
+    github.accept(TOKENS["a"], 1)
+    github.accept(TOKENS["b"], 2)
+    return RepoTagsTenants(client)
 
 
 def test_every_repo_tags_route_has_a_cross_tenant_case() -> None:
-    assert_table_covers(TABLE, tenant_routes("repotags"), "TABLE in tests/functional/test_cross_tenant_repotags.py")
+    where = "TABLE in tests/functional/repotags/test_cross_tenant_repotags.py"
+    assert_table_covers(TABLE, tenant_routes("repotags"), where)
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])

@@ -3,37 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from chalicelib.repotags.models import Assoc, Claim
+from tests.support.github_server import GithubStandIn
 from tests.support.repotags_api import (
     RepoTagsApi,
-    chalice_client,
     count,
-    empty_tables,
-    github_api,
-    repotags_aws,
     stored_items,
 )
 
 TOKEN = "ghp_assocsToken0000000000000000000000001"
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with repotags_aws(), chalice_client() as test_client:
-        yield test_client
-
-
 @pytest.fixture
-def api(client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RepoTagsApi]:
-    empty_tables()
-    with github_api(monkeypatch) as github:
-        github.accept(TOKEN, 77)
-        yield RepoTagsApi(client)
+def api(api: RepoTagsApi, github: GithubStandIn) -> RepoTagsApi:
+    github.accept(TOKEN, 77)
+    return api
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,11 +15,7 @@ from chalicelib.repotags.service import TOKEN_HASH_PURPOSE, TOKEN_PURPOSE
 from tests.support.github_server import GithubStandIn, unreachable_url
 from tests.support.repotags_api import (
     RepoTagsApi,
-    chalice_client,
     count,
-    empty_tables,
-    github_api,
-    repotags_aws,
     stored_bytes,
     use_settings,
 )
@@ -29,24 +24,6 @@ TOKEN_A = "ghp_tokenOfAlice0000000000000000000000001"
 TOKEN_A2 = "ghp_secondTokenOfAlice000000000000000002"
 TOKEN_B = "ghp_tokenOfBob000000000000000000000000003"
 ALICE, BOB = 1001, 2002
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with repotags_aws(), chalice_client() as test_client:
-        yield test_client
-
-
-@pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch, client: Any) -> Iterator[GithubStandIn]:
-    empty_tables()
-    with github_api(monkeypatch) as stand_in:
-        yield stand_in
-
-
-@pytest.fixture
-def api(client: Any, github: GithubStandIn) -> RepoTagsApi:
-    return RepoTagsApi(client)
 
 
 def _stored_token(token: str) -> Token:

@@ -20,9 +20,6 @@ from tests.support.github_server import GithubStandIn
 from tests.support.repotags_api import (
     atomic_dynamodb_requests,
     count,
-    empty_tables,
-    github_api,
-    repotags_aws,
     stored_items,
 )
 
@@ -30,17 +27,11 @@ THREADS = 12
 TOKEN = "ghp_raceToken000000000000000000000000001"
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[None]:
-    with repotags_aws(), atomic_dynamodb_requests():
+@pytest.fixture(scope="module", autouse=True)
+def atomic_requests(repotags_module: None) -> Iterator[None]:
+    """The module's moto handles one DynamoDB request at a time, as DynamoDB isolates each request."""
+    with atomic_dynamodb_requests():
         yield
-
-
-@pytest.fixture
-def github(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[GithubStandIn]:
-    empty_tables()
-    with github_api(monkeypatch) as stand_in:
-        yield stand_in
 
 
 @pytest.fixture

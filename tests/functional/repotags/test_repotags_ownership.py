@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.support.github_server import GithubStandIn
 from tests.support.repotags_api import (
     RepoTagsApi,
-    chalice_client,
-    empty_tables,
-    github_api,
-    repotags_aws,
     stored_items,
 )
 
@@ -22,19 +18,11 @@ BOB = "ghp_bobTriesEverything000000000000000000002"
 TABLES = ("users", "tokens", "claims", "tags", "repos", "assocs")
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with repotags_aws(), chalice_client() as test_client:
-        yield test_client
-
-
 @pytest.fixture
-def api(client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RepoTagsApi]:
-    empty_tables()
-    with github_api(monkeypatch) as github:
-        github.accept(ALICE, 1)
-        github.accept(BOB, 2)
-        yield RepoTagsApi(client)
+def api(api: RepoTagsApi, github: GithubStandIn) -> RepoTagsApi:
+    github.accept(ALICE, 1)
+    github.accept(BOB, 2)
+    return api
 
 
 @pytest.fixture

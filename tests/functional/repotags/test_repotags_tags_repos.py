@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,35 +12,18 @@ from chalicelib.repotags.models import Claim, Repo, Tag
 from tests.support.github_server import GithubStandIn
 from tests.support.repotags_api import (
     RepoTagsApi,
-    chalice_client,
     count,
     dynamodb_operations,
-    empty_tables,
-    github_api,
-    repotags_aws,
     stored_items,
 )
 
 TOKEN = "ghp_tagsAndReposToken00000000000000000001"
 
 
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with repotags_aws(), chalice_client() as test_client:
-        yield test_client
-
-
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch, client: Any) -> Iterator[GithubStandIn]:
-    empty_tables()
-    with github_api(monkeypatch) as stand_in:
-        stand_in.accept(TOKEN, 4242)
-        yield stand_in
-
-
-@pytest.fixture
-def api(client: Any, github: GithubStandIn) -> RepoTagsApi:
-    return RepoTagsApi(client)
+def github(github: GithubStandIn) -> GithubStandIn:
+    github.accept(TOKEN, 4242)
+    return github
 
 
 @pytest.fixture
