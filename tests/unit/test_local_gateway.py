@@ -1,4 +1,4 @@
-"""The local API Gateway emulator (infra/local/gateway.py) against a small Chalice app, over real sockets."""
+"""The local API Gateway emulator (infra/local/gateway/) against a small Chalice app, over real sockets."""
 
 from __future__ import annotations
 
