@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+# Every answer a functional test gets is checked against the OpenAPI document.
+pytest_plugins = ("tests.support.contract_check",)
+
 TEST_SECRET_KEY = "test-secret-key-0123456789"
 
 os.environ.update(

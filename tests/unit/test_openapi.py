@@ -146,3 +146,29 @@ def test_an_unknown_integration_on_the_connect_page_is_a_documented_404(aws_env:
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("text/html")
     assert "text/html" in document["paths"]["/auth/{integration}"]["get"]["responses"]["404"]["content"]
+
+
+# --- the contract check of functional tests (tests/support/contract_check.py) ----------------------
+
+
+def test_the_contract_check_reports_an_undocumented_status_a_body_off_its_schema_and_a_wrong_content_type() -> None:
+    from tests.support.contract_check import mismatches
+
+    json_type = {"Content-Type": "application/json"}
+    page = {"object": "list", "data": [{"id": "x", "name": "a"}], "has_more": False, "next_cursor": None}
+    assert mismatches("GET", "/admin/customers", 200, json_type, json.dumps(page).encode()) == [
+        "GET /admin/customers answered 200: body at ['data', 0]: 'created_at' is a required property",
+        "GET /admin/customers answered 200: body at ['data', 0, 'id']: 'x' is not a 'uuid'",
+    ]
+    assert "status not documented" in mismatches("GET", "/admin/customers", 418, json_type, b"{}")[0]
+    html = {"Content-Type": "text/html; charset=utf-8"}
+    assert "content type 'text/html' not documented" in mismatches("GET", "/admin/customers", 200, html, b"<p>")[0]
+
+
+def test_the_contract_check_accepts_a_documented_answer_and_skips_pages_outside_the_document() -> None:
+    from tests.support.contract_check import mismatches
+
+    error = json.dumps({"error": {"type": "unauthorized", "message": "Missing secret key"}}).encode()
+    assert mismatches("GET", "/admin/customers", 401, {"Content-Type": "application/json"}, error) == []
+    assert mismatches("DELETE", "/admin/customers/c1", 204, {}, b"") == []
+    assert mismatches("GET", "/dashboard", 200, {"Content-Type": "text/html"}, b"<p>") == []
