@@ -1,41 +1,40 @@
 """Keyport: one Chalice application serving every Keyport API.
 
-Each service registers its blueprint here; one middleware renders every error in the documented body
-of the service that owns the path. Imports stay small: each route imports what it needs when called.
+Each service declares itself once (``chalicelib/<service>/declaration.py``, read by ``chalicelib.services``);
+its blueprint carries its routes, schedules and Lambda functions, and is registered here. What a blueprint
+cannot carry stays here: the middleware that renders every error in the documented body of the service
+owning the path, the websocket handlers, and the answers for unknown paths and methods. Imports stay small:
+each route imports what it needs when called.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, WebsocketEvent
+from chalice.app import Chalice, Request, Response, WebsocketEvent
 
-from chalicelib import deadline, errors, observability
+from chalicelib import deadline, errors, observability, services
 from chalicelib.http import json_response, raw_body, require_unicode_parameters
 from chalicelib.limits import refuse_oversized
 
 app = Chalice(app_name="keyport")
 # Every body is binary-safe: the proxy passes arbitrary bytes, so API Gateway hands bodies over in base64.
 app.api.binary_types = ["*/*"]
-app.log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-logging.getLogger("keyport").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
-# One blueprint per service. A routes module imports only Chalice and small helpers at module level;
-# its service, repository and models are imported inside the views, so a cold start loads one service.
-SERVICES = ("integrations", "repotags", "broker", "publishing", "entities", "dashboard")
+# A routes module imports only Chalice and small helpers at module level; its service, repository and
+# models are imported inside the views, so a cold start loads one service.
+for _service in services.declared():
+    if _service.blueprint is not None:
+        app.register_blueprint(_service.load_blueprint())
 
-for _service in SERVICES:
-    app.register_blueprint(importlib.import_module(f"chalicelib.{_service}.routes").bp)
 
-
-observability.configure()  # JSON log lines on Lambda
+observability.configure()  # the log level, and JSON log lines on Lambda
 access_log = logging.getLogger("keyport.access")
 
 
@@ -67,9 +66,9 @@ def _service_of(route: str, method: str, path: str) -> str:
     entry = app.routes.get(route, {}).get(method)
     module = getattr(getattr(entry, "view_function", None), "__module__", "") or ""
     parts = module.split(".")
-    if len(parts) == 3 and parts[0] == "chalicelib" and parts[2] == "routes":
+    if len(parts) == 3 and parts[0] == "chalicelib":
         return parts[1]
-    return errors.service_for_style(errors.style_for_path(path))
+    return services.owning(path).name
 
 
 def _answer(request: Request, get_response: Callable[[Request], Response], path: str) -> Response:
@@ -106,31 +105,6 @@ def _respond_once(request: Request, get_response: Callable[[Request], Response])
     return get_response(request)
 
 
-@app.schedule(Rate(5, unit=Rate.MINUTES), name="refresh_sweep")
-def refresh_sweep(event: CloudWatchEvent) -> dict[str, object]:
-    """Every 5 minutes: refresh every stored OAuth token due within the next window."""
-    from chalicelib.jobs import refresh_sweep as sweep
-
-    context: Any = event.context
-    return sweep.run(context.get_remaining_time_in_millis).as_dict()
-
-
-@app.lambda_function(name="build_worker")
-def build_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Publishing: run one queued project build or blueprint repository update (invoked asynchronously)."""
-    from chalicelib.publishing import builds
-
-    return builds.handle(event)
-
-
-@app.schedule(Rate(5, unit=Rate.MINUTES), name="build_sweep")
-def build_sweep(event: CloudWatchEvent) -> dict[str, int]:
-    """Every 5 minutes: end broken every publishing job whose worker died (past its deadline)."""
-    from chalicelib.publishing import builds
-
-    return builds.sweep()
-
-
 # --- entity store websocket (socket.io, Engine.IO 3): thin handlers; Blueprints cannot carry them --------
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 
@@ -159,37 +133,12 @@ def ws_disconnect(event: WebsocketEvent) -> None:
     realtime.disconnect(event.to_dict())
 
 
-@app.lambda_function(name="ws_open")
-def ws_open(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Send the Engine.IO open packet and 40 to a new connection (invoked asynchronously by $connect)."""
-    from chalicelib.entities import realtime
-
-    return realtime.open_connection(event)
-
-
-@app.lambda_function(name="ws_push")
-def ws_push(event: dict[str, Any], context: Any) -> dict[str, int]:
-    """Send one entity event to the connections of everyone who may read the entity."""
-    from chalicelib.entities import realtime
-
-    return realtime.push(event)
-
-
-@app.schedule(Rate(1, unit=Rate.MINUTES), name="ws_sweep")
-def ws_sweep(event: CloudWatchEvent) -> dict[str, int]:
-    """Every minute: close websockets silent for longer than pingInterval + pingTimeout."""
-    from chalicelib.entities import realtime
-
-    context: Any = event.context
-    return realtime.sweep(context.get_remaining_time_in_millis)
-
-
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
     """The OpenAPI 3.1 document of every route (no authentication)."""
     from chalicelib.openapi import document
 
-    return json_response(document(app))
+    return json_response(document(app.current_request))
 
 
 def _not_found(**_params: str) -> Response:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 
 from chalice.app import ChaliceUnhandledError, Response
 
+from chalicelib import services
+
 log = logging.getLogger("keyport")
 
 
@@ -149,39 +151,10 @@ class ServiceUnavailable(KeyportError):
 
 # --- rendering ---------------------------------------------------------------------------------
 
-_GIISTR_SEGMENTS = frozenset({"user", "users", "tag", "tags", "repo", "repos", "repo-tag-assoc"})
-_AUTOTUNE_SEGMENTS = frozenset({"projects", "blueprints", "themes"})
-
-
-_SERVICE_OF_STYLE = {
-    "pizzly": "integrations",
-    "broker": "broker",
-    "giistr": "repotags",
-    "autotune": "publishing",
-    "platform": "entities",
-    "dashboard": "dashboard",
-}
-
-
-def service_for_style(style: str) -> str:
-    """The service (package name) whose documented error body ``style`` is."""
-    return _SERVICE_OF_STYLE.get(style, "integrations")
-
 
 def style_for_path(path: str) -> str:
-    """Which service's error body a request path answers in."""
-    parts = [p for p in path.split("/") if p]
-    if parts and parts[0] == "dashboard":
-        return "dashboard"
-    if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1":
-        if len(parts) >= 3 and parts[2] in _GIISTR_SEGMENTS:
-            return "giistr"
-        return "platform"
-    if parts and parts[0] in _AUTOTUNE_SEGMENTS:
-        return "autotune"
-    if (parts and parts[0] == "v1") or parts[:2] == ["internal", "v1"]:
-        return "broker"
-    return "pizzly"
+    """Which documented error body a request path answers in: its service's (``chalicelib.services``)."""
+    return services.error_style(path)
 
 
 _PLATFORM_TAGS = {

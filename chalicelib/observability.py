@@ -17,12 +17,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TextIO
 
 NAMESPACE = "Keyport"
+LOGGER = "keyport"  # the Chalice app's logger (its app_name), parent of every Keyport logger
 
 #: The request being handled: request_id, function, service, route.
 _context: ContextVar[dict[str, str] | None] = ContextVar("keyport_log_context", default=None)
@@ -50,16 +51,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"), default=str)
 
 
-def configure(environ: dict[str, str] | None = None) -> bool:
-    """Format every log line as JSON on Lambda (or with ``LOG_FORMAT=json``); whether it did."""
+def configure(environ: Mapping[str, str] | None = None) -> bool:
+    """Set Keyport's log level (``LOG_LEVEL``), and format every log line as JSON on Lambda (or with
+    ``LOG_FORMAT=json``); whether it did. Called by every module Lambda loads a handler from."""
     env = os.environ if environ is None else environ
+    logging.getLogger(LOGGER).setLevel(env.get("LOG_LEVEL", "INFO"))
     wanted = env.get("LOG_FORMAT", "").lower()
     if wanted != "json" and not (env.get("AWS_LAMBDA_FUNCTION_NAME") and wanted != "text"):
         return False
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(logging.StreamHandler(sys.stdout))
-    for handler in root.handlers:
+    # The Chalice app gives its logger (Keyport's) a handler of its own that does not propagate.
+    for handler in [*root.handlers, *logging.getLogger(LOGGER).handlers]:
         handler.setFormatter(JsonFormatter())
     return True
 

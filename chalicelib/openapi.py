@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 from typing import Any
 
@@ -185,13 +184,16 @@ def _build(server: str) -> dict[str, Any]:
     paths: dict[str, Any] = dict(_OWN_PATHS)
     schemas: dict[str, Any] = {}
     tags: list[dict[str, str]] = []
-    from app import SERVICES
+    from chalicelib import services
 
-    for name in SERVICES:
-        module = importlib.import_module(f"chalicelib.{name}.openapi")
-        paths.update({_to_openapi_path(p): _with_shared_responses(p, v) for p, v in module.PATHS.items()})
-        schemas.update(module.SCHEMAS)
-        tags.append(module.TAG)
+    for service in services.declared():
+        part = service.openapi_part()
+        if part is None:
+            continue
+        service_paths, service_schemas, tag = part
+        paths.update({_to_openapi_path(p): _with_shared_responses(p, v) for p, v in service_paths.items()})
+        schemas.update(service_schemas)
+        tags.append(tag)
     schemas["GatewayError"] = GATEWAY_ERROR
     return {
         "openapi": "3.1.0",
@@ -208,9 +210,8 @@ def _build(server: str) -> dict[str, Any]:
     }
 
 
-def document(app: Any) -> dict[str, Any]:
-    """The document, with the server URL of the current request."""
-    request = app.current_request
+def document(request: Any) -> dict[str, Any]:
+    """The document, with the server URL of ``request`` (a Chalice request, or None)."""
     host = request.headers.get("host", "localhost") if request else "localhost"
     proto = request.headers.get("x-forwarded-proto", "https") if request else "https"
     return _build(f"{proto}://{host}")

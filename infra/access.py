@@ -2,8 +2,9 @@
 
 A function's code is its handler in ``app.py`` and every ``chalicelib`` module that the handler can
 import: imports anywhere in a module (those inside functions too) and string constants naming a
-``chalicelib`` module (how ``importlib``-based registries such as the refresh sweep's sources load
-theirs). From those modules:
+``chalicelib`` module (how ``importlib``-based registries load theirs), and, for code that names
+``services.refresh_sources``, the refresh sources the services declare (``chalicelib/*/declaration.py``).
+From those modules:
 
 - **tables**: the PynamoDB model classes they name (``from chalicelib.x.models import A``, ``models.A``);
 - **key**: a ``client("kms")`` call (``chalicelib.crypto``'s envelope encryption);
@@ -172,9 +173,25 @@ def handler_roots(handler: str, project_dir: Path = PROJECT_DIR) -> list[str]:
     raise LookupError(f"handler {handler}: {module}.py defines no {name}")
 
 
+_REFRESH_SOURCES = ("chalicelib.services", "refresh_sources")
+
+
+def declared_refresh_sources(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The modules named by ``refresh_sources=`` in the services' declarations (chalicelib.services loads them)."""
+    found = []
+    for path in sorted((project_dir / "chalicelib").glob("*/declaration.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.keyword) and node.arg == "refresh_sources":
+                names = [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant)]
+                found += [f"chalicelib.{path.parent.name}.{name}" for name in names if isinstance(name, str)]
+    return found
+
+
 def access(handler: str, workers: set[str], project_dir: Path = PROJECT_DIR) -> Access:
     """What the code behind ``handler`` can reach; ``workers`` are the app's ``@app.lambda_function`` names."""
     modules = reachable(handler_roots(handler, project_dir), project_dir)
+    if any(_REFRESH_SOURCES in _analyse(m, project_dir).names for m in modules):
+        modules |= reachable(declared_refresh_sources(project_dir), project_dir)
     analysed = [_analyse(m, project_dir) for m in modules]
     names = {n for a in analysed for n in a.names}
     clients = {c for a in analysed for c in a.clients}

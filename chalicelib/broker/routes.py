@@ -9,7 +9,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
 from chalicelib.http import (
     bearer_token,
@@ -21,8 +21,9 @@ from chalicelib.http import (
     query_dict,
 )
 from chalicelib.operators import require_secret_key
+from chalicelib.services import blueprint
 
-bp = Blueprint(__name__)
+bp = blueprint(__name__)
 
 PAGE_DEFAULT, PAGE_MAX = 25, 100
 CUSTOMERS = "/admin/customers"

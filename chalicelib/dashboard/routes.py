@@ -6,9 +6,11 @@ request, so the REST API's cold start does not carry them.
 
 from __future__ import annotations
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
-bp = Blueprint(__name__)
+from chalicelib.services import blueprint
+
+bp = blueprint(__name__)
 
 ANY = ["*/*"]  # GET has no body; forms post application/x-www-form-urlencoded, checked by the page
 BOTH = ["GET", "POST"]

@@ -1,7 +1,7 @@
 """Routes of the entity store (the platform API) and its operator routes: parse, authenticate, call, answer.
 
 The websocket handlers cannot live on a Blueprint (Chalice does not wrap them): they are in ``app.py``
-and call :mod:`chalicelib.entities.realtime`.
+and call :mod:`chalicelib.entities.realtime`; the websocket's functions (open, push, sweep) are here.
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import CloudWatchEvent, Rate, Response
 
 from chalicelib.errors import BadRequest, UnsupportedMediaType
 from chalicelib.http import int_query, is_json_type, json_object, json_response, query, query_dict, raw_body
 from chalicelib.operators import require_secret_key
+from chalicelib.services import blueprint
 
-bp = Blueprint(__name__)
+bp = blueprint(__name__)
 
 OK = {"sucess": True, "success": True}  # "sucess" as documented, "success" for clients that spell it right
 PAGE_DEFAULT, PAGE_MAX = 25, 100
@@ -196,3 +197,31 @@ def admin_delete_group(name: str) -> Response:
     accounts = _accounts()
     accounts.delete_group(name)
     return json_response({"message": "Group removed"})
+
+
+# --- websocket background functions (Lambda loads them from this module; the handlers are in app.py) -----
+
+
+@bp.lambda_function(name="ws_open")
+def ws_open(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Send the Engine.IO open packet and 40 to a new connection (invoked asynchronously by $connect)."""
+    from chalicelib.entities import realtime
+
+    return realtime.open_connection(event)
+
+
+@bp.lambda_function(name="ws_push")
+def ws_push(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """Send one entity event to the connections of everyone who may read the entity."""
+    from chalicelib.entities import realtime
+
+    return realtime.push(event)
+
+
+@bp.schedule(Rate(1, unit=Rate.MINUTES), name="ws_sweep")
+def ws_sweep(event: CloudWatchEvent) -> dict[str, int]:
+    """Every minute: close websockets silent for longer than pingInterval + pingTimeout."""
+    from chalicelib.entities import realtime
+
+    context: Any = event.context
+    return realtime.sweep(context.get_remaining_time_in_millis)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
 from chalicelib.http import int_query, json_object, json_response, query, query_dict, query_pairs
 from chalicelib.operators import require_secret_key
+from chalicelib.services import blueprint
 
-bp = Blueprint(__name__)
+bp = blueprint(__name__)
 
 PAGE_DEFAULT, PAGE_MAX = 25, 100
 

@@ -15,7 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib import observability
+from chalicelib import observability, services
 from chalicelib.errors import KeyportError
 from chalicelib.oauth import refresh as refreshing
 
@@ -61,19 +61,8 @@ class Report:
 
 
 def sources() -> list[Source]:
-    """Every kind of credential the sweep covers."""
-    import importlib
-
-    found: list[Source] = []
-    for module_name in ("chalicelib.integrations.refresh_store", "chalicelib.broker.refresh_store"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        source = getattr(module, "SWEEP_SOURCE", None)
-        if source is not None:
-            found.append(source)
-    return found
+    """Every kind of credential the sweep covers: the refresh sources the services declare."""
+    return services.refresh_sources()
 
 
 def run(

@@ -12,14 +12,15 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
-from chalice.app import Blueprint, Response
+from chalice.app import CloudWatchEvent, Rate, Response
 
 from chalicelib.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 from chalicelib.http import empty_response, int_query, is_json_type, json_object, json_response, query, query_pairs
 from chalicelib.http import raw_body as read_body
 from chalicelib.operators import require_secret_key
+from chalicelib.services import blueprint
 
-bp = Blueprint(__name__)
+bp = blueprint(__name__)
 
 PER_PAGE_DEFAULT, PER_PAGE_MAX = 15, 100
 ANY = ["*/*"]  # the views check Content-Type themselves, to answer with a clear message
@@ -314,3 +315,22 @@ def admin_set_member(group: str, user: str) -> Response:
 def admin_remove_member(group: str, user: str) -> Response:
     _accounts().remove_member(group, user)
     return empty_response()
+
+
+# --- background functions (Lambda loads them from this module) -------------------------------------------
+
+
+@bp.lambda_function(name="build_worker")
+def build_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run one queued project build or blueprint repository update (invoked asynchronously)."""
+    from chalicelib.publishing import builds
+
+    return builds.handle(event)
+
+
+@bp.schedule(Rate(5, unit=Rate.MINUTES), name="build_sweep")
+def build_sweep(event: CloudWatchEvent) -> dict[str, int]:
+    """Every 5 minutes: end broken every publishing job whose worker died (past its deadline)."""
+    from chalicelib.publishing import builds
+
+    return builds.sweep()

@@ -9,13 +9,14 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
 from chalicelib.errors import BadRequest
 from chalicelib.http import json_object, json_response
 from chalicelib.operators import require_secret_key
+from chalicelib.services import blueprint
 
-bp = Blueprint(__name__)
+bp = blueprint(__name__)
 
 TOKEN_HEADER = "x-github-token"
 

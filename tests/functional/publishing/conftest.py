@@ -117,8 +117,8 @@ class FakeLambda:
 
 
 def run_worker(event: dict[str, Any]) -> dict[str, Any]:
-    """Call the build worker the way Lambda calls it: the function registered in app.py."""
-    from app import build_worker
+    """Call the build worker the way Lambda calls it: the function on the publishing blueprint."""
+    from chalicelib.publishing.routes import build_worker
 
     result: dict[str, Any] = build_worker(event, None)
     return result

@@ -191,8 +191,8 @@ def test_a_build_whose_worker_died_is_marked_broken_when_read(
 def test_the_scheduled_check_ends_overdue_jobs_through_the_index(
     api: Api, newsroom: dict[str, Any], fake_lambda: FakeLambda
 ) -> None:
-    from app import build_sweep
     from chalicelib.publishing.models import Blueprint, Project
+    from chalicelib.publishing.routes import build_sweep
 
     fake_lambda.hold = True
     stuck = api.ok("POST", "/projects", "ann", {"title": "Stuck", "blueprint": "quiz", "theme": "vox"}, 201)

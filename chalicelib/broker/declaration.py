@@ -1,0 +1,10 @@
+"""The credential broker: customers' connections and the instances' runtime fetch."""
+
+from chalicelib.services import Service
+
+SERVICE = Service(
+    name="broker",
+    prefixes=("/v1", "/internal/v1"),
+    error_style="broker",
+    refresh_sources=("refresh_store",),
+)
