@@ -1,10 +1,14 @@
-"""Functional-test fixtures: one moto AWS per module for the integrations service (see tests/support/moto_stack.py).
+"""Functional-test fixtures that several folders share: one moto AWS per module with the integrations
+tables (see tests/support/moto_stack.py). Each service's own fixtures are in its folder's conftest.
 
-A module opts in by overriding the root ``aws_env`` fixture::
+A module opts in by overriding the root ``aws_env`` fixture (``tests/functional/integrations/conftest.py``
+does it for the whole integrations folder)::
 
     @pytest.fixture
     def aws_env(integrations_aws: None) -> None:
         empty_tables()
+
+and names other tables by overriding ``integrations_models`` (``connect_flow_models``, ``sweep_models``).
 """
 
 from __future__ import annotations
@@ -13,11 +17,18 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.moto_stack import Models, integration_models
 from tests.support.moto_stack import integrations_aws as _integrations_aws
 
 
 @pytest.fixture(scope="module")
-def integrations_aws() -> Iterator[None]:
-    """moto with the integrations tables and the KMS key, shared by the tests of one module."""
-    with _integrations_aws():
+def integrations_models() -> Models:
+    """The tables a module's tests use: the REST API's, unless the module overrides this fixture."""
+    return integration_models
+
+
+@pytest.fixture(scope="module")
+def integrations_aws(integrations_models: Models) -> Iterator[None]:
+    """moto with ``integrations_models``' tables and the KMS key, shared by the tests of one module."""
+    with _integrations_aws(integrations_models):
         yield

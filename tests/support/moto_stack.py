@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
 Models = Callable[[], list[Any]]
 
 
@@ -35,6 +37,22 @@ def sweep_models() -> list[Any]:
     from chalicelib.broker.models import Connection
 
     return [*connect_flow_models(), Connection]
+
+
+def reread_settings() -> None:
+    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
+    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
+    from chalicelib.settings import clear_settings, get_settings
+
+    clear_settings()
+    get_settings()
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """Set environment variables (undone with ``monkeypatch``) and re-read the settings."""
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    reread_settings()
 
 
 @contextmanager

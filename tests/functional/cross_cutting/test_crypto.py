@@ -1,4 +1,5 @@
-"""Secrets at rest: sealed per record with KMS data keys; moved or damaged ones never open; KMS outages are 503."""
+"""chalicelib.crypto: secrets at rest sealed per record with KMS data keys (moved or damaged ones never open,
+KMS outages are 503), and the keys we issue, their hashes and passwords (these last need no AWS)."""
 
 from __future__ import annotations
 
@@ -347,3 +348,34 @@ def test_many_records_are_sealed_with_one_data_key_request(api: PizzlyApi, keyri
     assert keyring.kms_calls == before + 1  # one GenerateDataKey for the configuration purpose
     wrapped = {bytes(stored_configuration(i).credentials)[5:101] for i in ids}
     assert len(wrapped) == 1
+
+
+# --- keys we issue, their hashes, and passwords ----------------------------------------------------------
+
+
+def test_issued_keys_are_random_and_prefixed() -> None:
+    from chalicelib import crypto
+
+    keys = {crypto.new_key("kp_") for _ in range(100)}
+    assert len(keys) == 100
+    assert all(k.startswith("kp_") and len(k) > 40 for k in keys)
+
+
+def test_key_hash_is_stable_and_does_not_contain_the_key() -> None:
+    from chalicelib import crypto
+
+    assert crypto.key_hash("abc") == crypto.key_hash("abc")
+    assert crypto.key_hash("abc") != crypto.key_hash("abd")
+    assert "abc" not in crypto.key_hash("abc")
+
+
+def test_passwords_verify_only_with_the_right_password() -> None:
+    from chalicelib import crypto
+
+    stored = crypto.hash_password("correct horse")
+    assert stored.startswith("scrypt$")
+    assert "correct horse" not in stored
+    assert crypto.verify_password("correct horse", stored)
+    assert not crypto.verify_password("correct hors", stored)
+    assert not crypto.verify_password("correct horse", "garbage")
+    assert crypto.hash_password("correct horse") != stored

@@ -8,20 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.moto_stack import empty_tables
 from tests.support.pizzly import ISO_MS_UTC, PizzlyApi, raw_item, stored_authentication
 
 PAYLOAD = {"accessToken": "gho_access_token_0123456789", "refreshToken": "ghr_refresh_token_abcdefghij"}
-
-
-@pytest.fixture
-def aws_env(integrations_aws: None) -> None:
-    empty_tables()
-
-
-@pytest.fixture
-def api(client: Any) -> PizzlyApi:
-    return PizzlyApi(client)
 
 
 @pytest.fixture

@@ -7,22 +7,11 @@ from typing import Any
 
 import pytest
 
-from tests.support.moto_stack import empty_tables
 from tests.support.pizzly import ISO_MS_UTC, PizzlyApi, raw_item, stored_configuration
 
 CLIENT_ID = "Iv1.8a61f9b3a7aba766"
 CLIENT_SECRET = "1ae5b8c2d9e0f3a4b5c6d7e8f9a0b1c2d3e4f5a6"
 CREDENTIALS = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
-
-
-@pytest.fixture
-def aws_env(integrations_aws: None) -> None:
-    empty_tables()
-
-
-@pytest.fixture
-def api(client: Any) -> PizzlyApi:
-    return PizzlyApi(client)
 
 
 def masked(value: str) -> str:

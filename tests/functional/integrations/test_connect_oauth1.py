@@ -6,10 +6,6 @@ the request-token secret Keyport kept server-side): HMAC-SHA1, PLAINTEXT and RSA
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -17,33 +13,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 
-from tests.support.moto_stack import connect_flow_models, empty_tables, integrations_aws
+from tests.support import connect_flow
+from tests.support.connect_flow import CALLBACK, call, callback_message
+from tests.support.moto_stack import Models, connect_flow_models
 from tests.support.oauth1_provider import OAuth1Provider, rsa_key_pair
 
-CALLBACK = "https://localhost/auth/callback"
 CONSUMER_KEY, CONSUMER_SECRET = "keyport-consumer", "keyport-consumer-secret"
 RSA_CONSUMER_KEY = "keyport-rsa-consumer"
-
-
-def _auth_header() -> dict[str, str]:
-    token = base64.b64encode(f"{os.environ['SECRET_KEY']}:".encode()).decode()
-    return {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-
-
-def api(client: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """Call the secret-key REST API; (status, parsed JSON)."""
-    response = client.http.request(
-        method, path, headers=_auth_header(), body=json.dumps(body).encode() if body is not None else b""
-    )
-    return response.status_code, json.loads(response.body) if response.body else None
-
-
-def message(page: Any) -> dict[str, Any]:
-    """The message the callback page posts to window.opener."""
-    found = re.search(rb"var message = (\{.*?\}); var origins", page.body)
-    assert found, page.body
-    posted: dict[str, Any] = json.loads(found.group(1))
-    return posted
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -51,27 +27,9 @@ def query_of(url: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def keyport_aws() -> Iterator[None]:
-    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
-    with integrations_aws(connect_flow_models):
-        pin_settings()
-        yield
-
-
-@pytest.fixture
-def aws_env(keyport_aws: None) -> None:
-    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    empty_tables(connect_flow_models)
-    pin_settings()
-
-
-def pin_settings() -> None:
-    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
-    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
+def integrations_models() -> Models:
+    """The REST API's tables and the connect flow's OAuth states."""
+    return connect_flow_models
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +46,8 @@ def provider(rsa_keys: tuple[str, str]) -> Iterator[OAuth1Provider]:
 
 
 def register(client: Any, provider: OAuth1Provider, integration: str, method: str, key: str, secret: str) -> str:
-    status, body = api(client, "PUT", f"/api/{integration}", provider.definition(integration, method))
-    assert status in (200, 201), body
     credentials = {"consumerKey": key, "consumerSecret": secret}
-    status, body = api(client, "POST", f"/api/{integration}/configurations", {"credentials": credentials})
-    assert status == 201, body
-    setup_id: str = body["configuration"]["id"]
-    return setup_id
+    return connect_flow.register(client, integration, provider.definition(integration, method), credentials)
 
 
 @pytest.fixture(params=["HMAC-SHA1", "PLAINTEXT", "RSA-SHA1"])
@@ -122,14 +75,14 @@ def test_the_three_legs_store_the_access_token_and_its_secret(
     page = client.http.get(f"{back.path}?{back.query}")
 
     assert page.status_code == 200, page.body
-    event = message(page)
+    event = callback_message(page)
     assert event["eventType"] == "AUTHORIZATION_SUCEEDED"
     auth_id = event["data"]["authId"]
     assert event["data"] == {"authId": auth_id, "integration": "tweeter"}
     legs = {r.endpoint: r for r in provider.requests}
     assert legs["request_token"].valid and legs["request_token"].signature_method == integration
     assert legs["access_token"].valid and legs["access_token"].signature_method == integration
-    status, stored = api(client, "GET", f"/api/tweeter/authentications/{auth_id}")
+    status, stored = call(client, "GET", f"/api/tweeter/authentications/{auth_id}")
     assert status == 200
     [(access_token, access_secret)] = provider.access_tokens.items()
     assert stored["payload"]["oAuthToken"] == access_token
@@ -161,7 +114,7 @@ def test_a_state_is_used_once(client: Any, provider: OAuth1Provider) -> None:
     again = client.http.get(f"{back.path}?{back.query}")
 
     assert again.status_code == 400
-    assert message(again)["data"]["error"]["type"] == "invalid_state"
+    assert callback_message(again)["data"]["error"]["type"] == "invalid_state"
     assert len([r for r in provider.requests if r.endpoint == "access_token"]) == 1
 
 
@@ -174,7 +127,7 @@ def test_a_callback_without_verifier_fails(client: Any, provider: OAuth1Provider
     page = client.http.get(f"/auth/callback?{urlencode({'state': state, 'oauth_token': request_token})}")
 
     assert page.status_code == 400
-    assert message(page)["data"]["error"]["type"] == "invalid_callback"
+    assert callback_message(page)["data"]["error"]["type"] == "invalid_callback"
 
 
 def test_a_forged_verifier_is_refused_by_the_provider(client: Any, provider: OAuth1Provider) -> None:
@@ -187,9 +140,9 @@ def test_a_forged_verifier_is_refused_by_the_provider(client: Any, provider: OAu
     page = client.http.get(f"/auth/callback?{urlencode(values)}")
 
     assert page.status_code == 400
-    assert message(page)["data"]["error"]["type"] == "token_exchange_failed"
+    assert callback_message(page)["data"]["error"]["type"] == "token_exchange_failed"
     assert [r.valid for r in provider.requests if r.endpoint == "access_token"] == [False]
-    status, body = api(client, "GET", "/api/tweeter/authentications")
+    status, body = call(client, "GET", "/api/tweeter/authentications")
     assert status == 200 and body["data"] == []
 
 
@@ -200,12 +153,12 @@ def test_reconnecting_with_an_auth_id_updates_it_in_place(client: Any, provider:
         started = client.http.get(f"/auth/tweeter?{urlencode(query)}")
         authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
         back = urlsplit(authorized.headers["Location"])
-        return message(client.http.get(f"{back.path}?{back.query}"))
+        return callback_message(client.http.get(f"{back.path}?{back.query}"))
 
     auth_id = connect(authId="account-7")["data"]["authId"]
     assert connect(authId="account-7")["data"]["authId"] == auth_id == "account-7"
 
-    status, body = api(client, "GET", "/api/tweeter/authentications")
+    status, body = call(client, "GET", "/api/tweeter/authentications")
     assert status == 200
     assert [a["id"] for a in body["data"]] == ["account-7"]
     assert body["data"][0]["payload"]["oAuthToken"] == list(provider.access_tokens)[-1]
@@ -218,4 +171,4 @@ def test_a_refused_request_token_fails_with_a_page(client: Any, provider: OAuth1
 
     assert [r.valid for r in provider.requests] == [False]
     assert page.status_code != 500, page.body
-    assert message(page)["eventType"] == "AUTHORIZATION_FAILED"
+    assert callback_message(page)["eventType"] == "AUTHORIZATION_FAILED"

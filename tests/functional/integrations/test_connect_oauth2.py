@@ -8,8 +8,6 @@ as a browser popup would.
 from __future__ import annotations
 
 import base64
-import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,33 +18,22 @@ import pytest
 import requests
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from tests.support.moto_stack import connect_flow_models, empty_tables, integrations_aws
+from tests.support import connect_flow
+from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET, call, callback_message, start
+from tests.support.moto_stack import Models, connect_flow_models, set_env
 from tests.support.oauth2_provider import OAuth2Provider
 
-CALLBACK = "https://localhost/auth/callback"
-CLIENT_ID, CLIENT_SECRET = "keyport-client", "keyport-client-secret-0001"
 
-
-def _auth_header() -> dict[str, str]:
-    token = base64.b64encode(f"{os.environ['SECRET_KEY']}:".encode()).decode()
-    return {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-
-
-def api(client: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """Call the secret-key REST API; (status, parsed JSON)."""
-    response = client.http.request(
-        method, path, headers=_auth_header(), body=json.dumps(body).encode() if body is not None else b""
-    )
-    return response.status_code, json.loads(response.body) if response.body else None
+@pytest.fixture(scope="module")
+def integrations_models() -> Models:
+    """The REST API's tables and the connect flow's OAuth states."""
+    return connect_flow_models
 
 
 def message(page: Any) -> dict[str, Any]:
-    """The message the callback page posts to window.opener."""
+    """The message the callback page posts to window.opener (an HTML page)."""
     assert page.headers["Content-Type"].startswith("text/html")
-    found = re.search(rb"var message = (\{.*?\}); var origins", page.body)
-    assert found, page.body
-    posted: dict[str, Any] = json.loads(found.group(1))
-    return posted
+    return callback_message(page)
 
 
 @dataclass
@@ -58,10 +45,6 @@ class Connected:
     @property
     def event(self) -> dict[str, Any]:
         return message(self.callback)
-
-
-def start(client: Any, integration: str, **query: str) -> Any:
-    return client.http.get(f"/auth/{integration}?{urlencode(query)}" if query else f"/auth/{integration}")
 
 
 def follow(client: Any, start_response: Any) -> Connected:
@@ -83,34 +66,10 @@ def location_query(response: Any) -> dict[str, str]:
 
 
 def authentications(client: Any, integration: str) -> list[dict[str, Any]]:
-    status, body = api(client, "GET", f"/api/{integration}/authentications?limit=100")
+    status, body = call(client, "GET", f"/api/{integration}/authentications?limit=100")
     assert status == 200, body
     items: list[dict[str, Any]] = body["data"]
     return items
-
-
-@pytest.fixture(scope="module")
-def keyport_aws() -> Iterator[None]:
-    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
-    with integrations_aws(connect_flow_models):
-        pin_settings()
-        yield
-
-
-@pytest.fixture
-def aws_env(keyport_aws: None) -> None:
-    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    empty_tables(connect_flow_models)
-    pin_settings()
-
-
-def pin_settings() -> None:
-    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
-    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
 
 
 @pytest.fixture
@@ -120,16 +79,9 @@ def provider() -> Iterator[OAuth2Provider]:
 
 
 def register(client: Any, integration: str, definition: dict[str, Any], scopes: list[str] | None = None) -> str:
-    """PUT the integration and POST a configuration; the setup id."""
-    status, body = api(client, "PUT", f"/api/{integration}", definition)
-    assert status in (200, 201), body
+    """PUT the integration and POST a configuration with the provider's client; the setup id."""
     credentials = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
-    status, body = api(
-        client, "POST", f"/api/{integration}/configurations", {"credentials": credentials, "scopes": scopes or []}
-    )
-    assert status == 201, body
-    setup_id: str = body["configuration"]["id"]
-    return setup_id
+    return connect_flow.register(client, integration, definition, credentials, scopes or [])
 
 
 @pytest.fixture
@@ -137,20 +89,6 @@ def acme(client: Any, provider: OAuth2Provider) -> str:
     """An authorization-code integration 'acme' on the provider, with one configuration."""
     provider.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
     return register(client, "acme", provider.definition("Acme"), scopes=["read"])
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Change Keyport's environment for one test (with :func:`set_env`); settings are re-read after."""
-    yield monkeypatch
-    monkeypatch.undo()
-    pin_settings()
-
-
-def set_env(settings_env: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        settings_env.setenv(name, value)
-    pin_settings()
 
 
 def state_item(start_response: Any) -> Any:
@@ -175,7 +113,7 @@ def test_code_flow_stores_the_providers_tokens(client: Any, provider: OAuth2Prov
     assert event["data"] == {"authId": auth_id, "integration": "acme"}
     issued = provider.grants("authorization_code")[-1].response
     assert issued["access_token"].encode() not in flow.callback.body
-    status, stored = api(client, "GET", f"/api/acme/authentications/{auth_id}")
+    status, stored = call(client, "GET", f"/api/acme/authentications/{auth_id}")
     assert status == 200, stored
     assert stored["setup_id"] == acme
     payload = stored["payload"]
@@ -244,7 +182,7 @@ def test_a_replayed_code_is_refused_by_the_provider(client: Any, provider: OAuth
 
 def test_without_setup_id_the_latest_configuration_is_used(client: Any, provider: OAuth2Provider, acme: str) -> None:
     provider.add_client("newer-client", "newer-client-secret-0002", [CALLBACK])
-    status, body = api(
+    status, body = call(
         client,
         "POST",
         "/api/acme/configurations",
@@ -265,7 +203,7 @@ def test_snake_case_auth_id_and_setup_id_are_accepted(client: Any, provider: OAu
     flow = connect(client, "acme", auth_id="customer-42", setup_id=acme)
 
     assert flow.event["data"]["authId"] == "customer-42"
-    status, stored = api(client, "GET", "/api/acme/authentications/customer-42")
+    status, stored = call(client, "GET", "/api/acme/authentications/customer-42")
     assert status == 200 and stored["setup_id"] == acme
 
 
@@ -350,7 +288,7 @@ def test_access_denied_by_the_user_shows_a_failure_page(client: Any, provider: O
 def test_reconnecting_with_an_auth_id_updates_it_in_place(client: Any, provider: OAuth2Provider, acme: str) -> None:
     first = connect(client, "acme", setupId=acme)
     auth_id = first.event["data"]["authId"]
-    _, before = api(client, "GET", f"/api/acme/authentications/{auth_id}")
+    _, before = call(client, "GET", f"/api/acme/authentications/{auth_id}")
 
     second = connect(client, "acme", setupId=acme, authId=auth_id)
 
@@ -394,7 +332,7 @@ def test_connect_params_fill_the_integrations_urls(client: Any, provider: OAuth2
     assert location_query(flow.start)["shop"] == "acme-store.eu"
     assert provider.grants("authorization_code")[-1].query == {"shop": "acme-store.eu"}
     auth_id = flow.event["data"]["authId"]
-    _, stored = api(client, "GET", f"/api/shop/authentications/{auth_id}")
+    _, stored = call(client, "GET", f"/api/shop/authentications/{auth_id}")
     assert stored["connect_params"] == {"shop": "acme-store.eu"}
 
 
@@ -438,7 +376,7 @@ def test_without_a_publishable_key_configured_none_is_needed(client: Any, acme: 
 
 
 def test_an_integration_without_configuration_fails_with_400(client: Any, provider: OAuth2Provider) -> None:
-    status, _ = api(client, "PUT", "/api/bare", provider.definition("Bare"))
+    status, _ = call(client, "PUT", "/api/bare", provider.definition("Bare"))
     assert status == 201
 
     page = start(client, "bare")
@@ -552,7 +490,7 @@ def test_client_credentials_integrations_get_their_token_at_once(client: Any, pr
     assert provider.authorization_requests == []
     grant = provider.grants("client_credentials")[-1]
     assert grant.form["scope"] == "read"
-    _, stored = api(client, "GET", f"/api/machine/authentications/{event['data']['authId']}")
+    _, stored = call(client, "GET", f"/api/machine/authentications/{event['data']['authId']}")
     assert stored["payload"]["accessToken"] == grant.response["access_token"]
     assert "refreshToken" not in stored["payload"]
 

@@ -3,43 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.support.moto_stack import empty_tables
+from tests.support.moto_stack import reread_settings
 from tests.support.pizzly import PizzlyApi, basic, custom_integration, stored_configuration
-
-
-@pytest.fixture
-def aws_env(integrations_aws: None) -> None:
-    empty_tables()
-
-
-@pytest.fixture
-def api(client: Any) -> PizzlyApi:
-    return PizzlyApi(client)
-
-
-@pytest.fixture
-def fresh_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Change the environment, then re-read settings; read them again after the test's changes are undone.
-
-    Settings are read once, outside any request: the Chalice test client patches the ``dev`` stage's
-    variables from ``.chalice/config.json`` during requests, which would name other tables and key.
-    """
-    yield monkeypatch
-    monkeypatch.undo()
-    reload_settings()
-
-
-def reload_settings() -> None:
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
 
 
 def loopback_definition(name: str = "Acme", **auth: Any) -> dict[str, Any]:
@@ -94,10 +64,10 @@ def test_the_secret_key_with_any_password_is_accepted(api: PizzlyApi) -> None:
 
 
 def test_a_server_without_secret_key_is_closed_and_says_no_key_is_configured(
-    api: PizzlyApi, fresh_settings: pytest.MonkeyPatch
+    api: PizzlyApi, settings_env: pytest.MonkeyPatch
 ) -> None:
-    fresh_settings.delenv("SECRET_KEY")
-    reload_settings()
+    settings_env.delenv("SECRET_KEY")
+    reread_settings()
 
     for answer in (api.get("/api"), api.get("/api/github", auth=False), api.post("/api/github/configurations", {})):
         assert answer.status == 401
@@ -342,10 +312,10 @@ def test_a_text_plain_body_is_415_and_nothing_is_stored(api: PizzlyApi) -> None:
 
 
 def test_a_body_over_max_body_bytes_is_413_and_nothing_is_stored(
-    api: PizzlyApi, fresh_settings: pytest.MonkeyPatch
+    api: PizzlyApi, settings_env: pytest.MonkeyPatch
 ) -> None:
-    fresh_settings.setenv("MAX_BODY_BYTES", "200")
-    reload_settings()
+    settings_env.setenv("MAX_BODY_BYTES", "200")
+    reread_settings()
     small = {"credentials": {"clientId": "client-id-0123456789", "clientSecret": "secret-0123456789"}}
     big = {**small, "scopes": ["scope-" + str(i) for i in range(40)]}
     assert len(json.dumps(small)) < 200 < len(json.dumps(big))
@@ -361,10 +331,10 @@ def test_a_body_over_max_body_bytes_is_413_and_nothing_is_stored(
 
 
 def test_an_oversized_body_is_refused_before_authentication_and_before_routing(
-    api: PizzlyApi, fresh_settings: pytest.MonkeyPatch
+    api: PizzlyApi, settings_env: pytest.MonkeyPatch
 ) -> None:
-    fresh_settings.setenv("MAX_BODY_BYTES", "16")
-    reload_settings()
+    settings_env.setenv("MAX_BODY_BYTES", "16")
+    reread_settings()
 
     answer = api.put("/api/acme", loopback_definition(), auth=False)
 

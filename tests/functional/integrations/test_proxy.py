@@ -14,53 +14,23 @@ import os
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 import pytest
-import requests
 
-from tests.support.moto_stack import atomic_requests, connect_flow_models, empty_tables, integrations_aws
+from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET, call, connect, register, secret_key_header
+from tests.support.moto_stack import Models, atomic_requests, connect_flow_models, set_env
 from tests.support.oauth1_provider import OAuth1Provider
 from tests.support.oauth2_provider import BINARY_BODY, OAuth2Provider
 
-CALLBACK = "https://localhost/auth/callback"
-CLIENT_ID, CLIENT_SECRET = "keyport-client", "keyport-client-secret-0001"
 
-
-def secret_key_header() -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{os.environ['SECRET_KEY']}:".encode()).decode()}
-
-
-def api(client: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """Call the secret-key REST API; (status, parsed JSON)."""
-    headers = {**secret_key_header(), "Content-Type": "application/json"}
-    response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
-    return response.status_code, json.loads(response.body) if response.body else None
-
-
-def register(client: Any, integration: str, definition: dict[str, Any], credentials: dict[str, str]) -> str:
-    status, body = api(client, "PUT", f"/api/{integration}", definition)
-    assert status in (200, 201), body
-    status, body = api(client, "POST", f"/api/{integration}/configurations", {"credentials": credentials})
-    assert status == 201, body
-    setup_id: str = body["configuration"]["id"]
-    return setup_id
-
-
-def connect(client: Any, integration: str, **query: str) -> str:
-    """Run the connect flow through Keyport and the provider; the new authId."""
-    started = client.http.get(f"/auth/{integration}?{urlencode(query)}")
-    assert started.status_code == 302, started.body.split(b"<p>")[1][:300]
-    authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
-    back = urlsplit(authorized.headers["Location"])
-    page = client.http.get(f"{back.path}?{back.query}")
-    assert page.status_code == 200, page.body
-    auth_id: str = json.loads(page.body.split(b"var message = ")[1].split(b"; var origins")[0])["data"]["authId"]
-    return auth_id
+@pytest.fixture(scope="module")
+def integrations_models() -> Models:
+    """The REST API's tables and the connect flow's OAuth states."""
+    return connect_flow_models
 
 
 def stored_payload(client: Any, integration: str, auth_id: str) -> dict[str, Any]:
-    status, body = api(client, "GET", f"/api/{integration}/authentications/{auth_id}")
+    status, body = call(client, "GET", f"/api/{integration}/authentications/{auth_id}")
     assert status == 200, body
     payload: dict[str, Any] = body["payload"]
     return payload
@@ -95,49 +65,11 @@ def echoed(response: Any) -> dict[str, Any]:
     return echo
 
 
-@pytest.fixture(scope="module")
-def keyport_aws() -> Iterator[None]:
-    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
-    with integrations_aws(connect_flow_models):
-        pin_settings()
-        yield
-
-
-@pytest.fixture
-def aws_env(keyport_aws: None) -> None:
-    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    empty_tables(connect_flow_models)
-    pin_settings()
-
-
-def pin_settings() -> None:
-    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
-    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
-
-
 @pytest.fixture
 def provider() -> Iterator[OAuth2Provider]:
     with OAuth2Provider() as running:
         running.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
         yield running
-
-
-@pytest.fixture
-def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    """Change Keyport's environment for one test (with :func:`set_env`); settings are re-read after."""
-    yield monkeypatch
-    monkeypatch.undo()
-    pin_settings()
-
-
-def set_env(settings_env: pytest.MonkeyPatch, **values: str) -> None:
-    for name, value in values.items():
-        settings_env.setenv(name, value)
-    pin_settings()
 
 
 OAUTH2_CREDENTIALS = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
@@ -217,7 +149,7 @@ def test_the_base_route_forwards_with_the_stored_token_never_the_secret_key(
 
 def test_the_base_route_returns_binary_bodies_byte_for_byte(client: Any, provider: OAuth2Provider, plain: str) -> None:
     definition = provider.definition("Binary", request={"baseURL": f"{provider.base_url}/api/binary"})
-    status, _ = api(client, "PUT", "/api/plain", definition)
+    status, _ = call(client, "PUT", "/api/plain", definition)
     assert status == 200
 
     response = client.http.get("/proxy/plain", headers={**secret_key_header(), "Pizzly-Auth-Id": plain})
@@ -243,7 +175,7 @@ def test_the_base_route_passes_a_binary_request_body(client: Any, provider: OAut
 
 
 def test_the_base_route_returns_upstream_status_and_headers(client: Any, provider: OAuth2Provider, plain: str) -> None:
-    status, _ = api(
+    status, _ = call(
         client,
         "PUT",
         "/api/plain",
@@ -439,7 +371,7 @@ def test_a_pizzly_setup_id_must_match_the_authentication(client: Any, provider: 
 
 
 def stored_setup_id(client: Any, integration: str, auth_id: str) -> str:
-    _, body = api(client, "GET", f"/api/{integration}/authentications/{auth_id}")
+    _, body = call(client, "GET", f"/api/{integration}/authentications/{auth_id}")
     setup_id: str = body["setup_id"]
     return setup_id
 
@@ -508,7 +440,7 @@ def test_a_failed_refresh_before_the_call_still_forwards_with_the_old_token(
 
     assert sent["headers"]["authorization"] == f"Bearer {old['accessToken']}"
     assert [r.response["error"] for r in provider.grants("refresh_token")] == ["invalid_grant"]
-    _, view = api(client, "GET", f"/api/plain/authentications/{auth_id}")
+    _, view = call(client, "GET", f"/api/plain/authentications/{auth_id}")
     assert view["refresh"]["needs_reconnect"] is True
     assert view["payload"] == old
 
@@ -527,7 +459,7 @@ def test_a_401_does_not_retry_a_refresh_token_the_provider_rejected_for_good(
     provider.expire_access_tokens()
     with pytest.raises(RefreshFailed):  # the first 401 learns that the grant is dead (422)
         forward("plain", plain, "me")
-    _, view = api(client, "GET", f"/api/plain/authentications/{plain}")
+    _, view = call(client, "GET", f"/api/plain/authentications/{plain}")
     assert view["refresh"]["needs_reconnect"] is True
 
     for _ in range(3):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.kms import kms_unreachable
-from tests.support.moto_stack import atomic_requests, empty_tables
+from tests.support.moto_stack import atomic_requests
 from tests.support.oauth_server import OAuthServer
 from tests.support.pizzly import PizzlyApi, custom_integration, raw_item, stored_authentication
 
@@ -23,11 +23,6 @@ CLIENT_ID = "local-client-id-0123"
 CLIENT_SECRET = "local-client-secret-abcdef"
 PAYLOAD = {"accessToken": "access-0", "refreshToken": "refresh-0", "expiresIn": 3600}
 BASE = "/api/local-provider/authentications"
-
-
-@pytest.fixture
-def aws_env(integrations_aws: None) -> None:
-    empty_tables()
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +38,6 @@ def server(running_server: OAuthServer) -> OAuthServer:
     running_server.rotate = False
     running_server.expires_in = 3600
     return running_server
-
-
-@pytest.fixture
-def api(client: Any) -> PizzlyApi:
-    return PizzlyApi(client)
 
 
 @contextmanager
