@@ -13,16 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
-from chalicelib.openapi import json_content, ref
+from chalicelib.openapi import ref
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Security = list[dict[str, list[str]]]
 Schema = dict[str, Any]
+T = TypeVar("T")
+#: A field a body may leave out but never sets to null: ``x: Omittable[str] = None`` documents ``{"type": "string"}``.
+Omittable = Union[T, SkipJsonSchema[None]]  # noqa: UP007 (a generic alias needs Union)
 
 
 class _Schema(GenerateJsonSchema):
@@ -30,6 +33,12 @@ class _Schema(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
+
+    def default_schema(self, schema: Any) -> Schema:
+        generated = super().default_schema(schema)
+        if generated.get("default", ...) is None:  # an absent field, not a null one
+            del generated["default"]
+        return generated
 
     def model_schema(self, schema: Any) -> Schema:
         generated = super().model_schema(schema)
@@ -45,6 +54,8 @@ class Response:
     body: Any = None
     headers: Mapping[str, Any] | None = None
     media_type: str = "application/json"
+    #: Several media types, each with its body (instead of ``body`` and ``media_type``).
+    content: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class Operation:
     parameters: Sequence[Schema] = ()
     path_parameters: Sequence[Schema] = ()
     body_required: bool = True
+    body_media_type: str = "application/json"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -81,7 +93,8 @@ def parameter(
     """One parameter; ``schema`` is a type (``int``, ``Annotated[int, Field(ge=1)]``...) or a raw JSON Schema."""
     found = schema if isinstance(schema, dict) else TypeAdapter(schema).json_schema(schema_generator=_Schema)
     needed = where == "path" if required is None else required
-    return {"name": name, "in": where, "required": needed, "description": description, "schema": found}
+    described = {"description": description} if description else {}
+    return {"name": name, "in": where, "required": needed, **described, "schema": found}
 
 
 def query_parameters(model: type[BaseModel]) -> list[Schema]:
@@ -137,8 +150,8 @@ class Components:
         if op.parameters:
             declared["parameters"] = list(op.parameters)
         if op.body is not None:
-            body = {"content": json_content(self.schema_of(op.body, "validation"))}
-            declared["requestBody"] = {"required": True, **body} if op.body_required else body
+            body = {"content": {op.body_media_type: {"schema": self.schema_of(op.body, "validation")}}}
+            declared["requestBody"] = {"required": op.body_required, **body}
         declared["responses"] = {status: self._response(answer) for status, answer in op.responses.items()}
         return {**declared, **op.extra}
 
@@ -148,8 +161,9 @@ class Components:
         out: Schema = {"description": answer.description}
         if answer.headers:
             out["headers"] = dict(answer.headers)
-        if answer.body is not None:
-            out["content"] = {answer.media_type: {"schema": self.schema_of(answer.body, "serialization")}}
+        content = answer.content or ({answer.media_type: answer.body} if answer.body is not None else {})
+        if content:
+            out["content"] = {media: {"schema": self.schema_of(v, "serialization")} for media, v in content.items()}
         return out
 
 
