@@ -1,5 +1,5 @@
 # Keyport: `make run` starts the local stack, `make test` runs every test. Both install what they need.
-# The venv is made with the Lambda runtime's Python (3.13, infra/template.py RUNTIME) where the machine has
+# The venv is made with the Lambda runtime's Python (3.13, infra/template/names.py RUNTIME) where the machine has
 # one, so the tests run on what AWS runs; otherwise with python3.
 RUNTIME_PYTHON := $(shell for p in $(HOME)/.pyenv/versions/3.13*/bin/python3.13 python3.13; do \
 	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { command -v "$$p"; break; }; done)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-# chalicelib.secret_keys functions -> the secret they read (infra/template.py creates one per kind).
+# chalicelib.secret_keys functions -> the secret they read (infra/template/keys.py creates one per kind).
 SECRET_READERS = {"operator_keys": "operator", "publishable_key": "operator", "hash_key": "hash"}
 
 

@@ -5,7 +5,7 @@
 #
 # Output: build/STAGE/sam.json and build/STAGE/deployment.zip, from build/resources-STAGE.json merged
 # into `chalice package`. Chalice takes the Lambda runtime, and the wheels it bundles, from the Python
-# that runs it; Keyport runs on python3.13 (infra/template.py RUNTIME), so `chalice package` runs in
+# that runs it; Keyport runs on python3.13 (infra/template/names.py RUNTIME), so `chalice package` runs in
 # build/.venv-python3.13 (made here, with the chalice pin of requirements-dev.txt), from the first
 # python3.13 found: $RUNTIME_PYTHON, python3.13 on PATH, or pyenv's. The template itself is generated
 # by the project's Python (python, chalice and cfn-lint on PATH: the Makefile puts .venv/bin first).
@@ -71,7 +71,7 @@ echo "cfn-lint $OUT/sam.json" >&2
 cfn-lint --regions "$AWS_DEFAULT_REGION" -- "$OUT/sam.json"
 
 # checkov: policy checks beyond cfn-lint. Every check either passes or is skipped in the template with its
-# reason (infra/template.py CHECKOV_SKIPS). It pins dependencies that clash with the runtime's (botocore),
+# reason (infra/template/checkov.py CHECKOV_SKIPS). It pins dependencies that clash with the runtime's (botocore),
 # so it lives in its own venv, pinned by infra/requirements-checkov.txt. CHECKOV=0 skips it (a quick loop).
 if [[ "${CHECKOV:-1}" != 0 ]]; then
     CHECKER=build/.venv-checkov

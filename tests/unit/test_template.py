@@ -1,4 +1,4 @@
-"""The CloudFormation fragment (infra/template.py), generated in-process: no AWS, no network."""
+"""The CloudFormation fragment (infra/template/), generated in-process: no AWS, no network."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, Index, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from infra import template
+from infra.template import policies
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TYPES = {UnicodeAttribute: "S", NumberAttribute: "N", BinaryAttribute: "B"}
@@ -301,7 +302,7 @@ def test_policies_fit_the_inline_policy_limit(monkeypatch: pytest.MonkeyPatch) -
     # One ARN per table, repeated: what listing every table and index one by one grows into.
     many = [{"Fn::GetAtt": [t.logical_id, "Arn"]} for t in stage.tables] * 10
     extra = [{"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": many}]
-    monkeypatch.setattr(template, "STATEMENTS", [*template.STATEMENTS, lambda _stage, _function: extra])
+    monkeypatch.setattr(policies, "STATEMENTS", [*policies.STATEMENTS, lambda _stage, _function: extra])
     with pytest.raises(template.TemplateError, match="10240"):
         template.function_policy(stage, api)
 

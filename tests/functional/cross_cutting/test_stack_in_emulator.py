@@ -1,6 +1,6 @@
 """The packaged template, transformed as CloudFormation would, created in moto, and the app run from it.
 
-The template is the one ``make package`` builds, generated in-process (infra/template.py merged into
+The template is the one ``make package`` builds, generated in-process (infra/template/ merged into
 Chalice's packager, with a stand-in zip: the code deployed is the code under test here), transformed
 by aws-sam-translator, then created with moto's CloudFormation. The app is then configured only from
 what the stack created: each function's environment, the tables, the key, the bucket, the secrets.
