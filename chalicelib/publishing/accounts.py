@@ -13,13 +13,14 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from chalicelib import dynamo, errors
 from chalicelib.crypto import key_hash
 from chalicelib.http import iso_ms, now_ms, parse_id
 from chalicelib.publishing import repository
 from chalicelib.publishing.models import Group, Membership, User
-from chalicelib.publishing.slugs import reads_as_id
+from chalicelib.publishing.slugs import reads_as_id, slug_from
 
 ROLES = ("author", "editor", "designer")
 RANK = {"author": 1, "editor": 2, "designer": 3}
@@ -188,8 +189,6 @@ def create_user(body: dict[str, Any]) -> dict[str, Any]:
 
 def find_user(ref: str) -> User:
     """A user by numeric id or email (percent-encoded or not); 404 otherwise."""
-    from urllib.parse import unquote
-
     ref = unquote(ref).strip()
     user = None
     number = parse_id(ref)
@@ -251,8 +250,6 @@ def group_view(group: Group, members: list[dict[str, Any]] | None = None) -> dic
 
 def create_group(body: dict[str, Any]) -> dict[str, Any]:
     """POST /admin/autotune/groups."""
-    from chalicelib.publishing.slugs import slug_from
-
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise errors.BadRequest("'name' is required: a string of at most 200 characters.", code="invalid_name")

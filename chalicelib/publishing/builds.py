@@ -19,40 +19,24 @@ from __future__ import annotations
 import logging
 import mimetypes
 import time
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import aws, observability
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import now_ms
-from chalicelib.publishing import repository
+from chalicelib.publishing import gitrepo, render, repository
+from chalicelib.publishing.buildlog import BuildFailed, BuildLog
 from chalicelib.publishing.models import Blueprint, Group, Project, Theme
 from chalicelib.settings import get_settings
 
 log = logging.getLogger("keyport.publishing")
 
 T = TypeVar("T", bound=Project | Blueprint)
-MAX_OUTPUT = 32_000
 MAX_ERROR = 2_000
+MAX_EMBED_HEIGHT = 100_000
 TARGETS = ("preview", "publish")
-
-
-class BuildFailed(Exception):
-    """A build or update that failed for a reason the user can act on (the message says which)."""
-
-
-@dataclass
-class BuildLog:
-    """The build's output, kept on the item for superusers."""
-
-    lines: list[str] = field(default_factory=list)
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-
-    def text(self) -> str:
-        text = "\n".join(self.lines)
-        return text if len(text) <= MAX_OUTPUT else "[earlier output cut]\n" + text[-MAX_OUTPUT:]
 
 
 # --- entry point -------------------------------------------------------------------------------------------
@@ -79,7 +63,7 @@ def _run(model: type[T], item_id: int, job_id: str, work: Any) -> dict[str, Any]
     if item is None or item.job_id != job_id:
         return {"outcome": "skipped", "reason": "the job was replaced or the item removed"}
     now = now_ms()
-    if not repository.start_job(item, job_id, _deadline(now), now):
+    if not repository.start_job(item, job_id, job_deadline(now), now):
         item = repository.get(model, item_id)
         if item is not None and item.job_id == job_id and item.job_started_at is not None:
             fail(item, job_id, "The previous attempt at this job stopped before finishing; run it again.", None)
@@ -102,7 +86,8 @@ def _run(model: type[T], item_id: int, job_id: str, work: Any) -> dict[str, Any]
     return {"outcome": "done", "status": item.status}
 
 
-def _deadline(now: int) -> int:
+def job_deadline(now: int) -> int:
+    """When a job started or queued at ``now`` is overdue (its worker is taken for dead)."""
     return now + get_settings().build_timeout_seconds * 1000
 
 
@@ -187,9 +172,14 @@ def compose(project: Project, theme: Theme, group: Group | None, target: str) ->
     return data
 
 
-def _build_project(project: Project, output: BuildLog) -> list[Any]:
-    from chalicelib.publishing import gitrepo, render
+def embed_height(config: dict[str, Any] | None) -> int | None:
+    """The height a blueprint's config asks its embeds to have, when it is a sensible number of pixels."""
+    height = (config or {}).get("embed_height")
+    sensible = isinstance(height, int) and not isinstance(height, bool) and 0 < height < MAX_EMBED_HEIGHT
+    return height if sensible else None
 
+
+def _build_project(project: Project, output: BuildLog) -> list[Any]:
     blueprint = repository.get(Blueprint, int(project.blueprint_id))
     if blueprint is None:
         raise BuildFailed("The project's blueprint no longer exists.")
@@ -220,8 +210,8 @@ def _build_project(project: Project, output: BuildLog) -> list[Any]:
         Project.type.set(str(config["type"])),
         Project.preview_url.set(target_url("preview", str(project.slug))),
     ]
-    height = config.get("embed_height")
-    if isinstance(height, int) and not isinstance(height, bool) and 0 < height < 100_000:
+    height = embed_height(config)
+    if height is not None:
         actions.append(Project.embed_height.set(height))
     if kind == "publish":
         actions += [
@@ -234,8 +224,6 @@ def _build_project(project: Project, output: BuildLog) -> list[Any]:
 
 def _upload(files: dict[str, bytes], target: str, slug: str, output: BuildLog) -> None:
     """Put every file under ``<target>/<slug>/`` and remove what an earlier build left there."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     bucket = get_settings().publish_bucket
     prefix = f"{target}/{slug}/"
     s3 = aws.client("s3")
@@ -275,8 +263,6 @@ def _delete(s3: Any, bucket: str, keys: list[str]) -> None:
 
 def remove_outputs(slug: str) -> None:
     """Delete a project's preview and published files (when the project is deleted)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     bucket = get_settings().publish_bucket
     s3 = aws.client("s3")
     try:
@@ -290,8 +276,6 @@ def remove_outputs(slug: str) -> None:
 
 
 def _update_blueprint(blueprint: Blueprint, output: BuildLog) -> list[Any]:
-    from chalicelib.publishing import gitrepo
-
     output.add(f"Fetching {gitrepo.display_url(str(blueprint.repo_url))}")
     snapshot = gitrepo.read(str(blueprint.repo_url), None)
     config = gitrepo.config_of(snapshot)

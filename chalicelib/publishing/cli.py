@@ -47,6 +47,7 @@ def _configure(args: argparse.Namespace) -> None:
         # An emulator accepts any credentials; AWS's resolver still wants some.
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    # Here, after the environment is set: the models bind to the settings when they are first imported.
     from chalicelib import aws
     from chalicelib.settings import clear_settings
 
@@ -59,6 +60,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     _configure(args)
+    # Only now, once _configure has set the environment the models bind to.
     from chalicelib.errors import KeyportError
     from chalicelib.publishing import accounts
 

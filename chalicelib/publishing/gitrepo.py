@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chalicelib.publishing.builds import BuildFailed
+from urllib3.exceptions import HTTPError
+
+from chalicelib import outbound
+from chalicelib.http import parse_json
+from chalicelib.publishing.buildlog import BuildFailed
 from chalicelib.settings import get_settings
 
 CONFIG_FILE = "autotune-config.json"
@@ -72,8 +76,6 @@ def validate_url(url: str, *, allow_local: bool) -> str:
 
 
 def _host_allowed(host: str) -> bool:
-    from chalicelib import outbound
-
     return outbound.host_allowed(host, allow_loopback=get_settings().allow_http_loopback)
 
 
@@ -99,9 +101,55 @@ def display_url(url: str) -> str:
     return url
 
 
+CREDENTIALS_IN_URL = (
+    "Repo url must not contain credentials (a user name, password, token or query string): "
+    "blueprints are fetched without credentials and every author can read their address"
+)
+
+
+def _ssh_user(url: str) -> str | None:
+    """The user of an SSH address (``git@host:path``, ``ssh://git@host/path``), or None for other forms."""
+    if "://" not in url:
+        head = url.partition(":")[0]
+        return head.rpartition("@")[0] if "@" in head else None
+    if url.lower().startswith(("ssh://", "git+ssh://")):
+        netloc = url.split("://", 1)[1].split("/", 1)[0]
+        return netloc.rpartition("@")[0] if "@" in netloc else None
+    return None
+
+
+def carries_credentials(url: str) -> bool:
+    """Whether a repository address carries a secret: user info (other than SSH's ``git@``) or a query."""
+    if "?" in url or "#" in url:
+        return True  # ?access_token=..., ?private_token=...: no git host needs a query to clone
+    user = _ssh_user(url)
+    if user is not None:
+        return user != "git"
+    if "://" not in url:
+        return False  # scp-like without a user, or a local path
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False  # not a URL: validate_url refuses it
+    return "@" in parts.netloc
+
+
+def shown_url(url: str) -> str:
+    """A stored address as the API shows it: any credentials stored before they were refused are cut off."""
+    if not carries_credentials(url):
+        return url
+    url = url.split("?", 1)[0].split("#", 1)[0]
+    if "://" not in url:
+        head, sep, rest = url.partition(":")
+        return head.rpartition("@")[2] + sep + rest if _ssh_user(url) not in (None, "git") else url
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}://{netloc.rpartition('@')[2]}{slash}{path}"
+
+
 def read(url: str, commit: str | None) -> Snapshot:
     """The files of ``commit`` (or of the default branch's head) in the repository at ``url``."""
-    from dulwich.repo import MemoryRepo
+    from dulwich.repo import MemoryRepo  # on first use: dulwich stays out of the API's cold start
 
     settings = get_settings()
     try:
@@ -129,9 +177,8 @@ def read(url: str, commit: str | None) -> Snapshot:
 
 
 def _client(url: str) -> tuple[Any, str]:
+    # On first use: dulwich stays out of the API's cold start.
     from dulwich.client import default_user_agent_string, get_transport_and_path
-
-    from chalicelib import outbound
 
     if _is_local(url):
         return get_transport_and_path(url)
@@ -146,10 +193,9 @@ def _client(url: str) -> tuple[Any, str]:
 
 def _reason(error: Exception) -> str:
     """Why a fetch failed, in words that name no address, port or connection error."""
+    # On first use: dulwich stays out of the API's cold start.
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
-
-    from chalicelib import outbound
 
     if isinstance(error, outbound.DestinationNotAllowed):
         return "its address is not allowed."
@@ -163,13 +209,11 @@ def _reason(error: Exception) -> str:
 
 
 def _is_http_error(error: Exception) -> bool:
-    from urllib3.exceptions import HTTPError
-
     return isinstance(error, HTTPError)
 
 
 def _files(repo: Any, commit: Any) -> dict[str, bytes]:
-    from dulwich.objects import Commit
+    from dulwich.objects import Commit  # on first use: dulwich stays out of the API's cold start
 
     if not isinstance(commit, Commit):
         raise BuildFailed("The version does not name a commit.")
@@ -197,8 +241,6 @@ def config_of(snapshot: Snapshot) -> dict[str, Any]:
     if len(raw) > MAX_CONFIG_BYTES:
         raise BuildFailed(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes.")
     try:
-        from chalicelib.http import parse_json
-
         config = parse_json(raw)
     except ValueError as e:  # malformed, not UTF-8, or beyond the request limits (nesting, numbers)
         raise BuildFailed(f"{CONFIG_FILE} is not valid JSON: {e}") from e

@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from chalicelib.publishing.builds import BuildFailed
+from chalicelib.publishing.buildlog import BuildFailed
 from chalicelib.publishing.gitrepo import CONFIG_FILE
 
 TEMPLATE_SUFFIX = ".j2"
@@ -28,6 +28,7 @@ MAX_EXPONENT = 1_000
 
 
 def _environment(templates: dict[str, str]) -> Any:
+    # On first use: Jinja2 stays out of the API's cold start (only the build worker renders).
     from jinja2 import DictLoader
     from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
@@ -74,7 +75,7 @@ def _texts(files: dict[str, bytes], prefix: str) -> dict[str, str]:
 
 
 def _render(environment: Any, relative: str, context: dict[str, Any]) -> bytes:
-    from jinja2 import TemplateError, TemplateSyntaxError
+    from jinja2 import TemplateError, TemplateSyntaxError  # on first use, as above
 
     try:
         return bytes(environment.get_template(relative).render(context).encode("utf-8"))

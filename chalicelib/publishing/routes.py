@@ -2,7 +2,8 @@
 
 Every Autotune route wants ``Accept`` to allow JSON (406 otherwise), a body sent as JSON (415
 otherwise) and ``Authorization: API-KEY auth=KEY`` (401). The operators' routes under
-``/admin/autotune/`` take the secret key (HTTP Basic). Services are imported inside the views.
+``/admin/autotune/`` take the secret key (HTTP Basic). The rules (``projects``, ``blueprints``,
+``themes``, ``accounts``) are imported on a view's first call, so the app's cold start does not carry them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from chalicelib.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 from chalicelib.http import empty_response, int_query, is_json_type, json_object, json_response, query, query_pairs
 from chalicelib.http import raw_body as read_body
 from chalicelib.operators import require_secret_key
+from chalicelib.publishing.fields import Listing, Paging
 from chalicelib.services import blueprint
+from chalicelib.settings import get_settings
 
 bp = blueprint(__name__)
 
@@ -51,14 +54,32 @@ def accepts_json(accept: str) -> bool:
     return False
 
 
-def _caller() -> tuple[Any, ModuleType]:
-    """Check Accept, then the API key: the actor and the service module (imported on first use)."""
+def _caller() -> Any:
+    """Check Accept, then the API key: the actor."""
     request = bp.current_request
     if not accepts_json(request.headers.get("accept", "*/*")):
         raise NotAcceptable("This API answers JSON only: send 'Accept: application/json'.")
-    from chalicelib.publishing import accounts, service
+    from chalicelib.publishing import accounts  # on first use: keeps the models out of the app's cold start
 
-    return accounts.authenticate(request.headers.get("authorization")), service
+    return accounts.authenticate(request.headers.get("authorization"))
+
+
+def _projects() -> ModuleType:
+    from chalicelib.publishing import projects  # on first use: keeps the models out of the app's cold start
+
+    return projects
+
+
+def _blueprints() -> ModuleType:
+    from chalicelib.publishing import blueprints  # on first use: keeps the models out of the app's cold start
+
+    return blueprints
+
+
+def _themes() -> ModuleType:
+    from chalicelib.publishing import themes  # on first use: keeps the models out of the app's cold start
+
+    return themes
 
 
 def _body() -> dict[str, Any]:
@@ -79,17 +100,15 @@ def _filters(names: tuple[str, ...]) -> dict[str, str]:
     return {name: value.strip() for name, value in found.items() if value is not None and value.strip()}
 
 
-def _paging(service: ModuleType) -> Any:
+def _paging() -> Paging:
     request = bp.current_request
     page = int_query(request, "page", 1, minimum=1, maximum=1_000_000)
     per_page = int_query(request, "per_page", PER_PAGE_DEFAULT, minimum=1, maximum=PER_PAGE_MAX)
-    return service.Paging(page, per_page)
+    return Paging(page, per_page)
 
 
 def _base_url() -> str:
     """The URL of this request's path, as the caller reached it (for Link headers)."""
-    from chalicelib.settings import get_settings
-
     request = bp.current_request
     event = request.to_original_event()
     path = event.get("path") or request.path
@@ -101,7 +120,7 @@ def _base_url() -> str:
     return f"{proto}://{request.headers.get('host', 'localhost')}{full_path}"
 
 
-def _listing(listing: Any) -> Response:
+def _listing(listing: Listing) -> Response:
     """A page of a list with its ``X-Total`` and ``Link`` (first, last, next, prev) headers."""
     paging = listing.paging
     last = max(1, math.ceil(listing.total / paging.per_page))
@@ -124,53 +143,53 @@ def _listing(listing: Any) -> Response:
 
 @bp.route("/projects", methods=["GET"], content_types=ANY)
 def list_projects() -> Response:
-    actor, service = _caller()
-    return _listing(service.list_projects(actor, _filters(PROJECT_FILTERS), _paging(service)))
+    actor = _caller()
+    return _listing(_projects().list_projects(actor, _filters(PROJECT_FILTERS), _paging()))
 
 
 @bp.route("/projects", methods=["POST"], content_types=ANY)
 def create_project() -> Response:
-    actor, service = _caller()
-    return json_response(service.create_project(actor, _body()), 201)
+    actor = _caller()
+    return json_response(_projects().create_project(actor, _body()), 201)
 
 
 @bp.route("/projects/{id}", methods=["GET"], content_types=ANY)
 def get_project(id: str) -> Response:
-    actor, service = _caller()
-    return json_response(service.get_project(actor, id))
+    actor = _caller()
+    return json_response(_projects().get_project(actor, id))
 
 
 @bp.route("/projects/{id}", methods=["PUT", "PATCH"], content_types=ANY)
 def update_project(id: str) -> Response:
-    actor, service = _caller()
-    return json_response(service.update_project(actor, id, _body()))
+    actor = _caller()
+    return json_response(_projects().update_project(actor, id, _body()))
 
 
 @bp.route("/projects/{id}", methods=["DELETE"], content_types=ANY)
 def delete_project(id: str) -> Response:
-    actor, service = _caller()
-    service.delete_project(actor, id)
+    actor = _caller()
+    _projects().delete_project(actor, id)
     return empty_response()
 
 
 @bp.route("/projects/{id}/update_snapshot", methods=["GET"], content_types=ANY)
 def update_snapshot(id: str) -> Response:
-    actor, service = _caller()
-    service.queue_project_job(actor, id, "upgrade")
+    actor = _caller()
+    _projects().queue_project_job(actor, id, "upgrade")
     return json_response(ACCEPTED, 202)
 
 
 @bp.route("/projects/{id}/build", methods=["GET"], content_types=ANY)
 def build_project(id: str) -> Response:
-    actor, service = _caller()
-    service.queue_project_job(actor, id, "build")
+    actor = _caller()
+    _projects().queue_project_job(actor, id, "build")
     return json_response(ACCEPTED, 202)
 
 
 @bp.route("/projects/{id}/build_and_publish", methods=["GET"], content_types=ANY)
 def build_and_publish(id: str) -> Response:
-    actor, service = _caller()
-    service.queue_project_job(actor, id, "publish")
+    actor = _caller()
+    _projects().queue_project_job(actor, id, "publish")
     return json_response(ACCEPTED, 202)
 
 
@@ -179,39 +198,39 @@ def build_and_publish(id: str) -> Response:
 
 @bp.route("/blueprints", methods=["GET"], content_types=ANY)
 def list_blueprints() -> Response:
-    actor, service = _caller()
-    return _listing(service.list_blueprints(actor, _filters(BLUEPRINT_FILTERS), _paging(service)))
+    actor = _caller()
+    return _listing(_blueprints().list_blueprints(actor, _filters(BLUEPRINT_FILTERS), _paging()))
 
 
 @bp.route("/blueprints", methods=["POST"], content_types=ANY)
 def create_blueprint() -> Response:
-    actor, service = _caller()
-    return json_response(service.create_blueprint(actor, _body()), 201)
+    actor = _caller()
+    return json_response(_blueprints().create_blueprint(actor, _body()), 201)
 
 
 @bp.route("/blueprints/{id}", methods=["GET"], content_types=ANY)
 def get_blueprint(id: str) -> Response:
-    actor, service = _caller()
-    return json_response(service.get_blueprint(actor, id))
+    actor = _caller()
+    return json_response(_blueprints().get_blueprint(actor, id))
 
 
 @bp.route("/blueprints/{id}", methods=["PUT", "PATCH"], content_types=ANY)
 def update_blueprint(id: str) -> Response:
-    actor, service = _caller()
-    return json_response(service.update_blueprint(actor, id, _body()))
+    actor = _caller()
+    return json_response(_blueprints().update_blueprint(actor, id, _body()))
 
 
 @bp.route("/blueprints/{id}", methods=["DELETE"], content_types=ANY)
 def delete_blueprint(id: str) -> Response:
-    actor, service = _caller()
-    service.delete_blueprint(actor, id)
+    actor = _caller()
+    _blueprints().delete_blueprint(actor, id)
     return empty_response()
 
 
 @bp.route("/blueprints/{id}/update_repo", methods=["GET"], content_types=ANY)
 def update_repo(id: str) -> Response:
-    actor, service = _caller()
-    service.update_repo(actor, id)
+    actor = _caller()
+    _blueprints().update_repo(actor, id)
     return json_response(ACCEPTED, 202)
 
 
@@ -220,39 +239,39 @@ def update_repo(id: str) -> Response:
 
 @bp.route("/themes", methods=["GET"], content_types=ANY)
 def list_themes() -> Response:
-    actor, service = _caller()
-    return _listing(service.list_themes(actor, _filters(THEME_FILTERS), _paging(service)))
+    actor = _caller()
+    return _listing(_themes().list_themes(actor, _filters(THEME_FILTERS), _paging()))
 
 
 @bp.route("/themes", methods=["POST"], content_types=ANY)
 def create_theme() -> Response:
-    actor, service = _caller()
-    return json_response(service.create_theme(actor, _body()), 201)
+    actor = _caller()
+    return json_response(_themes().create_theme(actor, _body()), 201)
 
 
 @bp.route("/themes/{id}", methods=["GET"], content_types=ANY)
 def get_theme(id: str) -> Response:
-    actor, service = _caller()
-    return json_response(service.get_theme(actor, id))
+    actor = _caller()
+    return json_response(_themes().get_theme(actor, id))
 
 
 @bp.route("/themes/{id}", methods=["PUT", "PATCH"], content_types=ANY)
 def update_theme(id: str) -> Response:
-    actor, service = _caller()
-    return json_response(service.update_theme(actor, id, _body()))
+    actor = _caller()
+    return json_response(_themes().update_theme(actor, id, _body()))
 
 
 @bp.route("/themes/{id}", methods=["DELETE"], content_types=ANY)
 def delete_theme(id: str) -> Response:
-    actor, service = _caller()
-    service.delete_theme(actor, id)
+    actor = _caller()
+    _themes().delete_theme(actor, id)
     return empty_response()
 
 
 @bp.route("/themes/{id}/reset", methods=["GET"], content_types=ANY)
 def reset_theme(id: str) -> Response:
-    actor, service = _caller()
-    service.reset_theme(actor, id)
+    actor = _caller()
+    _themes().reset_theme(actor, id)
     return json_response(ACCEPTED, 202)
 
 
@@ -261,7 +280,7 @@ def reset_theme(id: str) -> Response:
 
 def _accounts() -> ModuleType:
     require_secret_key(bp.current_request)
-    from chalicelib.publishing import accounts
+    from chalicelib.publishing import accounts  # on first use: keeps the models out of the app's cold start
 
     return accounts
 
