@@ -323,14 +323,14 @@ def test_functions_keep_the_names_the_app_invokes_them_by(fragment: dict[str, An
     stage = template.load_stage("test", require_defined=False)
     assert resources["APIHandler"]["Properties"]["FunctionName"] == "keyport-test"
     workers = [f for f in stage.functions if f.invoked_by_app]
-    assert {w.name for w in workers} == {"build_worker", "ws_open", "ws_push"}
+    assert {w.name for w in workers} == {"build_worker", "refresh_worker", "ws_open", "ws_push"}
     for function in stage.functions:
         assert resources[function.logical_id]["Properties"]["FunctionName"] == function.function_name
     for worker in workers:
         assert worker.function_name == get_settings().function_prefix + worker.name
     invoke = _statement(_policies(fragment)["APIHandler"], "InvokeWorkers")
     assert invoke is not None
-    assert {r["Fn::GetAtt"][0] for r in invoke["Resource"]} == {"BuildWorker", "WsPush", "WsOpen"}
+    assert {r["Fn::GetAtt"][0] for r in invoke["Resource"]} == {"BuildWorker", "RefreshWorker", "WsPush", "WsOpen"}
 
 
 def test_secrets_are_generated_and_functions_get_only_their_arns(fragment: dict[str, Any]) -> None:

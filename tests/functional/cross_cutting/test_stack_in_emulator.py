@@ -270,7 +270,7 @@ def test_every_function_gets_what_its_settings_name(stack: dict[str, Any]) -> No
     import boto3
 
     functions = stack["functions"]
-    assert len(functions) == 10
+    assert len(functions) == 11
     buckets = {b["Name"] for b in boto3.client("s3", region_name="us-east-1").list_buckets()["Buckets"]}
     aliases = {a["AliasName"] for a in boto3.client("kms", region_name="us-east-1").list_aliases()["Aliases"]}
     manager = boto3.client("secretsmanager", region_name="us-east-1")
