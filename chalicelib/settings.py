@@ -81,6 +81,8 @@ class Settings:
     aws_max_attempts: int = 3
     # A forced refresh within this many seconds of the last successful one returns that one.
     refresh_coalesce_seconds: int = 10
+    # Parallel worker invocations the refresh sweep hands the due index's shards to (0: refresh in the sweep).
+    refresh_sweep_workers: int = 4
     # How long an Idempotency-Key's first response is kept and replayed.
     idempotency_ttl_seconds: int = 86400
 
@@ -137,6 +139,7 @@ def get_settings() -> Settings:
         aws_read_timeout_seconds=_float("AWS_READ_TIMEOUT_SECONDS", 5.0),
         aws_max_attempts=max(1, _int("AWS_MAX_ATTEMPTS", 3)),
         refresh_coalesce_seconds=_int("REFRESH_COALESCE_SECONDS", 10),
+        refresh_sweep_workers=_int("REFRESH_SWEEP_WORKERS", 4),
         idempotency_ttl_seconds=_int("IDEMPOTENCY_TTL_SECONDS", 86400),
     )
 

@@ -12,7 +12,7 @@ items of the ``refresh_due`` index.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from chalicelib import catalog
@@ -182,10 +182,11 @@ class ConnectionSource:
     """The refresh sweep's view of broker connections: the sparse, sharded ``refresh_due`` index."""
 
     name = "broker"
+    shard_count = service.DUE_SHARDS
 
-    def due(self, until_ms: int) -> Iterator[tuple[str, int]]:
-        """(store key, expires_at) of every connection whose refresh is due by ``until_ms``."""
-        for item in repository.due_connections(until_ms, service.DUE_SHARDS):
+    def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
+        """(store key, expires_at) of every connection whose refresh is due by ``until_ms`` (in ``shards``)."""
+        for item in repository.due_connections(until_ms, range(self.shard_count) if shards is None else shards):
             if item.expires_at is not None:
                 yield store_key(item.customer_id, item.id), int(item.expires_at)
 

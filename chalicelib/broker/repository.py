@@ -8,7 +8,7 @@ transaction raced on the same item); the service re-reads and decides.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
@@ -351,9 +351,9 @@ def _actions(model: Any, fields: dict[str, Any]) -> list[Any]:
     ]
 
 
-def due_connections(until_ms: int, shards: int) -> Iterator[Connection]:
+def due_connections(until_ms: int, shards: Iterable[int]) -> Iterator[Connection]:
     """Connections whose refresh is due by ``until_ms``, from the sparse index, shard by shard."""
-    for shard in range(shards):
+    for shard in shards:
         with translated():
             yield from Connection.refresh_due.query(
                 f"due#{shard}", Connection.refresh_due_at <= until_ms, page_size=500

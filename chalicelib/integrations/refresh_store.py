@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
@@ -146,11 +146,10 @@ class AuthenticationSource:
     """The sweep's view of authentications: the sparse, sharded ``refresh_due`` index."""
 
     name = "integrations"
+    shard_count = service.DUE_SHARDS
 
-    def due(self, until_ms: int) -> Iterator[tuple[str, int]]:
-        from chalicelib.integrations.service import DUE_SHARDS
-
-        for shard in range(DUE_SHARDS):
+    def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
+        for shard in range(self.shard_count) if shards is None else shards:
             with translated():
                 items = Authentication.refresh_due.query(
                     f"due#{shard}", Authentication.refresh_due_at <= until_ms, page_size=500

@@ -1,16 +1,17 @@
-"""The scheduled sweep: refresh every credential due within the next window, before it goes stale.
+"""The refresh sweep's work: refresh every credential due within the next window, before it goes stale.
 
 Each kind of credential (Pizzly authentications, broker connections) keeps a sparse, sharded
-"refresh due" index; the sweep queries it for what is due up to ``now + window`` (so its cost follows
-the number due, never the table), refreshes concurrently through the one refresh function, and stops
-taking new work before the Lambda deadline, leaving the rest to the next run.
+"refresh due" index; :func:`run` queries the shards it is given for what is due up to ``now + window``
+(so its cost follows the number due, never the table), refreshes concurrently through the one refresh
+function, and stops taking new work before its deadline, leaving the rest to the next run.
+:mod:`chalicelib.jobs.refresh_fanout` hands the shards to parallel worker invocations.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -30,9 +31,10 @@ class Source(Protocol):
     """A kind of refreshable credential."""
 
     name: str
+    shard_count: int  # its due index's shards are numbered 0 .. shard_count - 1
 
-    def due(self, until_ms: int) -> Iterator[tuple[str, int]]:
-        """(key, expires_at) of every credential whose refresh is due by ``until_ms``."""
+    def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
+        """(key, expires_at) of every credential in ``shards`` (None: all) whose refresh is due by ``until_ms``."""
 
     def store(self) -> refreshing.Store:
         """The refresh function's store for this kind."""
@@ -71,9 +73,11 @@ def run(
     now_ms: int | None = None,
     window_ms: int = WINDOW_MS,
     workers: int = WORKERS,
-    only: list[Source] | None = None,
+    only: Sequence[Source] | None = None,
+    shards: Mapping[str, Sequence[int]] | None = None,
 ) -> Report:
-    """Refresh what is due; ``remaining_ms`` tells how long the invocation may still run."""
+    """Refresh what is due (in ``shards``, by source name: None for all); ``remaining_ms`` tells how long
+    the invocation may still run."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     report = Report()
     oldest: int | None = None  # the earliest expiry among what was due
@@ -82,7 +86,10 @@ def run(
         for source in only if only is not None else sources():
             store = source.store()
             count = 0
-            for key, expires_at in source.due(now + window_ms):
+            wanted = None if shards is None else shards.get(source.name, ())
+            if wanted is not None and not wanted:
+                continue
+            for key, expires_at in source.due(now + window_ms, wanted):
                 count += 1
                 report.selected += 1
                 oldest = expires_at if oldest is None else min(oldest, expires_at)

@@ -1,108 +1,35 @@
-"""The scheduled refresh sweep (chalicelib.jobs.refresh_sweep.run) against a real OAuth 2 provider.
+"""The refresh sweep's work (chalicelib.jobs.refresh_sweep.run) against a real OAuth 2 provider.
 
 Authentications are made through the connect flow, so their refresh tokens are real; the provider's
 access-token lifetime at connection time decides whether one is due. With the default 15-minute buffer
 and 10-minute window, a token expiring within 25 minutes is due; one expiring in two hours is not.
+Fixtures: tests/functional/jobs/conftest.py; the fan-out to workers: test_sweep_fanout.py.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import requests
 
 from bench.calls import counting_aws_calls
-from tests.support.moto_stack import atomic_requests, empty_tables, integrations_aws, sweep_models
+from tests.support.moto_stack import atomic_requests
 from tests.support.oauth2_provider import OAuth2Provider
-
-CALLBACK = "https://localhost/auth/callback"
-CLIENT_ID, CLIENT_SECRET = "keyport-client", "keyport-client-secret-0001"
-DUE_LIFETIME, LATER_LIFETIME, REFRESHED_LIFETIME = 600, 7200, 3600
-PLENTY: Callable[[], int] = lambda: 900_000  # noqa: E731  (a Lambda with 15 minutes left)
-
-
-@pytest.fixture(scope="module")
-def keyport_aws() -> Iterator[None]:
-    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
-    with integrations_aws(sweep_models):
-        pin_settings()
-        yield
-
-
-@pytest.fixture
-def aws_env(keyport_aws: None) -> None:
-    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    empty_tables(sweep_models)
-    pin_settings()
-
-
-def pin_settings() -> None:
-    """Re-read the settings now, outside any request: the Chalice test client runs each request with the
-    'dev' stage's environment variables, and settings first read there would name the dev tables and key."""
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
-
-
-def api(client: Any, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """Call the secret-key REST API; (status, parsed JSON)."""
-    token = base64.b64encode(f"{os.environ['SECRET_KEY']}:".encode()).decode()
-    headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-    response = client.http.request(method, path, headers=headers, body=json.dumps(body).encode() if body else b"")
-    return response.status_code, json.loads(response.body) if response.body else None
-
-
-@pytest.fixture
-def provider() -> Iterator[OAuth2Provider]:
-    with OAuth2Provider() as running:
-        running.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
-        yield running
-
-
-@pytest.fixture
-def acme(client: Any, provider: OAuth2Provider) -> Callable[[int], str]:
-    """Registers 'acme' on the provider; returns a function connecting one authentication whose access
-    token lives ``lifetime`` seconds."""
-    status, _ = api(client, "PUT", "/api/acme", provider.definition("Acme"))
-    assert status == 201
-    credentials = {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}
-    status, _ = api(client, "POST", "/api/acme/configurations", {"credentials": credentials})
-    assert status == 201
-
-    def connect(lifetime: int) -> str:
-        provider.access_token_lifetime = lifetime
-        started = client.http.get("/auth/acme")
-        authorized = requests.get(started.headers["Location"], allow_redirects=False, timeout=5)
-        back = urlsplit(authorized.headers["Location"])
-        page = client.http.get(f"{back.path}?{back.query}")
-        assert page.status_code == 200, page.body
-        provider.access_token_lifetime = REFRESHED_LIFETIME
-        message = json.loads(page.body.split(b"var message = ")[1].split(b"; var origins")[0])
-        auth_id: str = message["data"]["authId"]
-        return auth_id
-
-    return connect
-
-
-def stored(client: Any, auth_id: str) -> dict[str, Any]:
-    status, body = api(client, "GET", f"/api/acme/authentications/{auth_id}")
-    assert status == 200, body
-    view: dict[str, Any] = body
-    return view
-
-
-def item(auth_id: str) -> Any:
-    from chalicelib.integrations.models import Authentication
-
-    return Authentication.get(auth_id, consistent_read=True)
+from tests.support.sweep_stack import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    DUE_LIFETIME,
+    LATER_LIFETIME,
+    PLENTY,
+    REFRESHED_LIFETIME,
+    api,
+    item,
+    pin_settings,
+    stored,
+)
 
 
 def sweep(remaining_ms: Callable[[], int] = PLENTY) -> Any:
@@ -292,9 +219,11 @@ def test_two_sweeps_at_once_refresh_each_due_authentication_exactly_once(
 
 
 def test_the_scheduled_handler_passes_the_lambda_deadline(
-    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     acme(DUE_LIFETIME)
+    monkeypatch.setenv("REFRESH_SWEEP_WORKERS", "0")  # no fan-out: the scheduled function refreshes itself
+    pin_settings()
 
     # Chalice's local Lambda context allows 3 s, below the sweep's 25 s safety margin: the handler
     # reads it, selects the due authentication and leaves it for the next run.
