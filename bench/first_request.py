@@ -1,27 +1,41 @@
-"""First request of a fresh process, against the emulator, beside the SDK floor.
+"""First request of a fresh process, for each service, against the emulator, beside the SDK floor.
 
 What a user waits for on a cold Lambda is the import of the app plus its first request. Each sample
 is a fresh interpreter: either the app (``import app`` and one REST proxy event through it) or the
 floor (``chalice.app``, ``pynamodb.models`` and AESGCM imported, then one DynamoDB GetItem and one
-KMS Decrypt with botocore), run alternately so that the machine's noise falls on both alike. The
-figure is the median of the per-pair ratios.
+KMS Decrypt with botocore), run in pairs, floor then app, so that the machine's noise falls on both
+alike. A service's figure is the median of its per-pair ratios. Each service's first request is the
+one its callers make most: an integration's stored authentication, the broker's runtime credential
+fetch, an entity-store list, the repo-tags list (GitHub is a local stand-in) and the publishing
+project list.
+
+    python -m bench.first_request                                  (the working tree's code and venv)
+    python -m bench.first_request --package build/dev/deployment.zip
+
+With ``--package`` both the floor and the app run from the unzipped Lambda package (``python -S``:
+no site-packages), which is what Lambda runs: it proves that package answers every service.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+
+from bench.first_request_data import GITHUB_TOKEN, SECRET, SERVICES, first_requests
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-SECRET = "bench-secret-key"
 
 FLOOR = """
 import time
@@ -52,130 +66,112 @@ print((time.perf_counter() - t) * 1000)
 """
 
 
-def rest_event(path: str, resource: str, params: dict[str, str]) -> dict[str, Any]:
-    """The REST proxy event API Gateway sends for an authenticated GET of ``path``."""
-    auth = "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
-    headers = {"Authorization": auth, "Accept": "application/json", "Host": "bench.local"}
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": "GET",
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": params,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": "GET",
-            "path": f"/api{path}",
-            "stage": "api",
-            "requestId": "bench",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
-
-
-def _sample(code: str, env: dict[str, str]) -> float:
-    command = [sys.executable, "-c", "import base64, json, os\n" + code]
-    out = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+def _sample(code: str, env: dict[str, str], tree: Path | None) -> float:
+    """Milliseconds ``code`` takes in a fresh interpreter (from ``tree`` without site-packages, if given)."""
+    flags = ["-S"] if tree else []
+    command = [sys.executable, *flags, "-c", "import base64, json, os\n" + code]
+    out = subprocess.run(command, cwd=tree or ROOT, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def _prepare() -> tuple[Any, dict[str, str]]:
-    """Start the emulator, create the tables and one stored authentication; the env of the samples."""
+@contextmanager
+def _local_aws() -> Iterator[dict[str, str]]:
+    """The emulator and a GitHub stand-in, with every service's records stored; the samples' environment.
+
+    The process environment is put back afterwards: the benchmarks after this one run against moto's mock.
+    """
     import logging
-
-    from infra.local.stack import configure_environment
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    emulator, _stack = configure_environment(port=0, host="127.0.0.1")
-    os.environ["SECRET_KEY"] = SECRET
-    from chalice.test import Client
 
     from chalicelib import aws
     from chalicelib.settings import clear_settings
+    from tests.support.github_server import github_stand_in
 
-    clear_settings()
-    aws.reset()
+    environment = dict(os.environ)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    emulator = None
+    try:
+        with github_stand_in() as github:
+            github.accept(GITHUB_TOKEN, 4242, "bench")
+            os.environ.update({"SECRET_KEY": SECRET, "GITHUB_API_URL": github.url})
+            from infra.local.stack import configure_environment
+
+            emulator, _stack = configure_environment(port=0, host="127.0.0.1")
+            yield _environment()
+    finally:
+        if emulator is not None:
+            emulator.stop()
+        os.environ.clear()
+        os.environ.update(environment)
+        clear_settings()
+        aws.reset()
+
+
+def _environment() -> dict[str, str]:
+    from chalicelib import aws
+    from chalicelib.integrations.models import Authentication
+    from chalicelib.settings import get_settings
     from infra.local.bootstrap import bootstrap
 
     bootstrap()
-    from app import app
-    from chalicelib.integrations.models import Authentication
-
-    headers = {"Authorization": "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()}
-    with Client(app) as client:
-        body = json.dumps({"credentials": {"clientId": "bench-client", "clientSecret": "bench-secret"}})
-        setup = json.loads(client.http.post("/api/github/configurations", headers=headers, body=body).body)
-        payload = {"accessToken": "a" * 40, "refreshToken": "r" * 40, "expiresIn": 3600}
-        created = client.http.post(
-            "/api/github/authentications",
-            headers=headers,
-            body=json.dumps({"setup_id": setup["configuration"]["id"], "payload": payload}),
-        )
-    auth_id = json.loads(created.body)["authentication"]["id"]
-    from chalicelib.settings import get_settings
-
+    events = first_requests()
     blob = aws.client("kms").encrypt(KeyId=get_settings().kms_key_id, Plaintext=b"x" * 32)
-    table = Authentication.Meta.table_name
-    key = {"id": {"S": auth_id}}
-    event = rest_event(
-        f"/api/github/authentications/{auth_id}",
-        "/api/{integration}/authentications/{auth_id}",
-        {"integration": "github", "auth_id": auth_id},
-    )
+    auth_id = events["integrations"]["pathParameters"]["auth_id"]
     env = {
         **os.environ,
         "PYTHONDONTWRITEBYTECODE": "0",
-        "BENCH_TABLE": table,
-        "BENCH_KEY": json.dumps(key),
+        "BENCH_TABLE": Authentication.Meta.table_name,
+        "BENCH_KEY": json.dumps({"id": {"S": auth_id}}),
         "BENCH_BLOB": base64.b64encode(blob["CiphertextBlob"]).decode(),
-        "BENCH_EVENT": json.dumps(event),
     }
-    return emulator, env
+    env.pop("PYTHONPATH", None)
+    return env | {f"BENCH_EVENT_{name}": json.dumps(event) for name, event in events.items()}
 
 
-def _restore(environment: dict[str, str]) -> None:
-    """Put the process environment back as it was, and drop settings and clients that read the emulator's."""
-    from chalicelib import aws
-    from chalicelib.settings import clear_settings
+def measure(runs: int = RUNS, tree: Path | None = None) -> dict[str, dict[str, float]]:
+    """Per service: the median floor and app milliseconds and the median ratio, over ``runs`` pairs."""
+    samples: dict[str, dict[str, list[float]]] = {n: {"floor": [], "app": [], "ratio": []} for n in SERVICES}
+    with _local_aws() as env:
+        for name in SERVICES:  # warm the file cache and the bytecode
+            _sample(FLOOR, env, tree), _sample(APP, env | {"BENCH_EVENT": env[f"BENCH_EVENT_{name}"]}, tree)
+        for _ in range(runs):
+            for name, figures in samples.items():
+                floor = _sample(FLOOR, env, tree)
+                first = _sample(APP, env | {"BENCH_EVENT": env[f"BENCH_EVENT_{name}"]}, tree)
+                figures["floor"].append(floor)
+                figures["app"].append(first)
+                figures["ratio"].append(first / floor)
+    return {name: {k: statistics.median(v) for k, v in figures.items()} for name, figures in samples.items()}
 
-    os.environ.clear()
-    os.environ.update(environment)
-    clear_settings()
-    aws.reset()
+
+def report(figures: dict[str, dict[str, float]], runs: int, where: str) -> None:
+    print(f"First request of a fresh process against the emulator ({where}), median of {runs} alternating pairs")
+    floors = [f["floor"] for f in figures.values()]
+    print(f"  floor (imports + GetItem + KMS Decrypt)          {statistics.median(floors):8.1f} ms")
+    for name, f in figures.items():
+        label, _make, goal = SERVICES[name]
+        print(f"  {name:<12} {label:<44} {f['app']:8.1f} ms  {f['ratio']:5.2f}x  (goal <= {goal:.2f}x)")
 
 
-def main() -> None:
-    # The emulator's environment must not outlive it: the benchmarks after this one run against moto's mock.
-    environment = dict(os.environ)
-    try:
-        emulator, env = _prepare()
-    except BaseException:
-        _restore(environment)
-        raise
-    try:
-        floors, apps, ratios = [], [], []
-        _sample(FLOOR, env), _sample(APP, env)  # warm the file cache and the bytecode
-        for _ in range(RUNS):
-            floor = _sample(FLOOR, env)
-            first = _sample(APP, env)
-            floors.append(floor)
-            apps.append(first)
-            ratios.append(first / floor)
-    finally:
-        emulator.stop()
-        _restore(environment)
-    print(f"First request of a fresh process against the emulator, median of {RUNS} alternating pairs")
-    print(f"  floor (imports + GetItem + KMS Decrypt)   {statistics.median(floors):8.1f} ms")
-    print(f"  GET /api/github/authentications/{{id}}     {statistics.median(apps):8.1f} ms")
-    print(f"  ratio to the floor                         {statistics.median(ratios):8.2f}x  (goal <= 1.15x)")
+@contextmanager
+def _unzipped(package: Path) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="keyport-package-") as directory:
+        with zipfile.ZipFile(package) as archive:
+            archive.extractall(directory)
+        yield Path(directory)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--package", type=Path, help="run from this Lambda zip (unzipped, without site-packages)")
+    parser.add_argument("--runs", type=int, default=RUNS)
+    args = parser.parse_args(argv)
+    if args.package is None:
+        report(measure(args.runs), args.runs, "working tree")
+        return
+    with _unzipped(args.package) as tree:
+        report(measure(args.runs, tree), args.runs, str(args.package))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from bench import broker_fetch, cold_start, first_request, local_throughput, sec
 def main() -> None:
     cold_start.main()
     print()
-    first_request.main()
+    first_request.main([])
     print()
     warm_get.main()
     sweep.main()

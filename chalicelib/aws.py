@@ -16,6 +16,10 @@ from chalicelib.settings import get_settings
 if TYPE_CHECKING:  # pragma: no cover
     from botocore.client import BaseClient
 
+# Every AWS service Keyport calls (PynamoDB's DynamoDB included): the Lambda package ships botocore's models
+# of these only (infra/package_zip.py), and tests/unit/test_package_zip.py finds every client the code makes here.
+SERVICES = frozenset({"apigatewaymanagementapi", "dynamodb", "kms", "lambda", "s3", "secretsmanager"})
+
 _lock = threading.Lock()
 _clients: dict[str, BaseClient] = {}
 _injected: dict[str, Any] = {}
@@ -41,6 +45,8 @@ def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
     import botocore.session
     from botocore.config import Config
 
+    if service not in SERVICES:
+        raise ValueError(f"{service} is not in aws.SERVICES: the Lambda package would not ship its model")
     settings = get_settings()
     deadline.install()  # before the session: its built-in handlers are copied when it is created
     session = botocore.session.get_session()

@@ -4,9 +4,9 @@
 #   infra/package.sh STAGE        (make package STAGE=dev)
 #
 # Output: build/STAGE/sam.json and build/STAGE/deployment.zip, from build/resources-STAGE.json merged
-# into `chalice package`. Chalice takes the Lambda runtime, and the wheels it bundles, from the Python
-# that runs it; Keyport runs on python3.13 (infra/template/names.py RUNTIME), so `chalice package` runs in
-# build/.venv-python3.13 (made here, with the chalice pin of requirements-dev.txt), from the first
+# into `chalice package`, the zip slimmed by infra/package_zip.py. Chalice takes the Lambda runtime, and the
+# wheels it bundles, from the Python that runs it; Keyport runs on python3.13 (infra/template/names.py
+# RUNTIME), so `chalice package` runs in build/.venv-python3.13 (made here, with the chalice pin of requirements-dev.txt), from the first
 # python3.13 found: $RUNTIME_PYTHON, python3.13 on PATH, or pyenv's. The template itself is generated
 # by the project's Python (python, chalice and cfn-lint on PATH: the Makefile puts .venv/bin first).
 # Needs PyPI for the Linux wheels. No AWS credentials.
@@ -60,6 +60,9 @@ mv "$FRAGMENT.tmp" "$FRAGMENT"
 
 rm -rf "$OUT"
 "$PACKAGER/bin/chalice" package --stage "$STAGE" --merge-template "$FRAGMENT" "$OUT"
+# Only what the runtime imports or reads: the botocore models of aws.SERVICES, no tests, CLIs or wheel RECORDs.
+# Fails when the zip's top-level packages are not exactly infra/package_zip.py SHIPPED.
+"$PYTHON" -m infra.package_zip "$OUT/deployment.zip"
 "$PYTHON" -m infra.template --stage "$STAGE" --finish "$OUT"
 
 # Chalice caches one ~23 MB zip per state of the code in .chalice/deployments/: keep the newest three.

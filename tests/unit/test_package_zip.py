@@ -1,0 +1,158 @@
+"""The Lambda package ships the botocore models the code calls, and exactly the intended top-level packages."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from chalicelib.aws import SERVICES
+from infra import package_zip
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# What the app adds to its requirements' packages: its own code, the catalog, and Chalice's runtime module.
+APP_ENTRIES = {"app.py", "chalicelib", "integrations", "chalice"}
+
+
+def clients_made(source: str) -> set[str]:
+    """The AWS services a Python source makes clients of (a non-literal service name is reported as "?")."""
+    tree = ast.parse(source)
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and any(_name(b) == "Model" for b in node.bases):
+            found.add("dynamodb")  # a PynamoDB model
+        if not isinstance(node, ast.Call):
+            continue
+        name = _name(node.func)
+        if name == "management_client":
+            found.add("apigatewaymanagementapi")
+        elif name in ("client", "create_client", "resource", "_make_client") and node.args:
+            first = node.args[0]
+            found.add(first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else "?")
+    return found
+
+
+def _name(node: ast.expr) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _sources() -> list[Path]:
+    """The Lambda's code, but the factory itself (chalicelib/aws.py refuses a service not in SERVICES)."""
+    factory = ROOT / "chalicelib" / "aws.py"
+    return [ROOT / "app.py", *sorted(p for p in (ROOT / "chalicelib").rglob("*.py") if p != factory)]
+
+
+def test_the_scanner_sees_every_way_of_making_a_client() -> None:
+    source = """
+from chalicelib import aws
+import boto3
+class Token(Model): ...
+aws.client("kms"); aws.management_client(url); boto3.client("sqs"); boto3.resource("s3")
+session.create_client("ssm", region_name="x"); aws.client(name)
+"""
+    assert clients_made(source) == {"dynamodb", "kms", "apigatewaymanagementapi", "sqs", "s3", "ssm", "?"}
+
+
+def test_every_aws_client_the_code_makes_has_its_model_shipped() -> None:
+    used: dict[str, list[str]] = {}
+    for path in _sources():
+        for service in clients_made(path.read_text()):
+            used.setdefault(service, []).append(str(path.relative_to(ROOT)))
+    assert "?" not in used, f"a client is made from a computed name in {used.get('?')}: name the service"
+    unshipped = {s: files for s, files in used.items() if s not in SERVICES}
+    assert not unshipped, f"add these to chalicelib.aws.SERVICES (the package ships their models): {unshipped}"
+    assert set(used) == SERVICES, f"aws.SERVICES lists services no code calls: {sorted(SERVICES - set(used))}"
+
+
+def test_a_client_outside_the_shipped_list_is_refused() -> None:
+    from chalicelib import aws
+
+    with pytest.raises(ValueError, match=r"not in aws\.SERVICES"):
+        aws._make_client("sqs")
+
+
+def _fixture_zip(path: Path, names: list[str]) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in names:
+            archive.writestr(name, "x" * 100)
+
+
+def test_slimming_keeps_the_runtime_and_the_models_of_the_services_called(tmp_path: Path) -> None:
+    kept = [
+        "app.py",
+        "chalicelib/__init__.py",
+        "integrations/github.json",
+        "botocore/session.py",
+        "botocore/data/endpoints.json",
+        "botocore/data/partitions.json",
+        "botocore/data/sdk-default-configuration.json",
+        "botocore/data/_retry.json",
+        "botocore/data/kms/2014-11-01/service-2.json.gz",
+        "botocore/data/kms/2014-11-01/endpoint-rule-set-1.json.gz",
+        "botocore/data/dynamodb/2012-08-10/paginators-1.json",
+        "pynamodb-6.1.0.dist-info/METADATA",
+        "pydantic-2.14.3.dist-info/entry_points.txt",
+        "dulwich/client.py",
+        "pydantic/main.py",
+    ]
+    dropped = [
+        "chalicelib/__pycache__/aws.cpython-313.pyc",
+        "botocore/cacert.pem",
+        "botocore/data/ec2/2016-11-15/service-2.json.gz",
+        "botocore/data/kms/2014-11-01/examples-1.json",
+        "pynamodb-6.1.0.dist-info/RECORD",
+        "pynamodb-6.1.0.dist-info/licenses/LICENSE",
+        "jmespath-1.1.0.data/scripts/jp.py",
+        "dulwich/cli.py",
+        "dulwich/tests/test_client.py",
+        "pydantic/v1/main.py",
+        "authlib/integrations/flask_client/__init__.py",
+        "cryptography/hazmat/bindings/_rust/__init__.pyi",
+    ]
+    path = tmp_path / "deployment.zip"
+    _fixture_zip(path, kept + dropped)
+    package_zip.slim(path)
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == sorted(kept)
+        assert archive.testzip() is None
+
+
+def test_the_check_names_missing_and_unexpected_top_level_entries() -> None:
+    names = [f"{top}/__init__.py" for top in package_zip.SHIPPED - {"pycparser"}] + ["boto3/__init__.py"]
+    names += [f"botocore/data/{s}/2020-01-01/service-2.json.gz" for s in SERVICES - {"kms"}]
+    assert package_zip.check(names) == [
+        "deployment.zip has no pycparser (SHIPPED lists it)",
+        "deployment.zip ships boto3, which SHIPPED does not list",
+        "deployment.zip has no botocore model for kms",
+    ]
+
+
+def _requirements() -> list[str]:
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    return [m.group(1) for line in lines if (m := re.match(r"^([A-Za-z0-9_.-]+)==", line))]
+
+
+def _top_level_of(distribution: str) -> set[str]:
+    files = importlib.metadata.distribution(distribution).files or []
+    tops = {package_zip.top_level(str(f)) for f in files if not str(f).startswith("..")}
+    return {t for t in tops if not t.endswith((".dist-info", ".data")) and t != "__pycache__"}
+
+
+def test_the_shipped_list_is_the_app_and_what_requirements_install() -> None:
+    installed = set().union(*(_top_level_of(d) for d in _requirements()))
+    assert installed | APP_ENTRIES == set(package_zip.SHIPPED)
+
+
+@pytest.mark.parametrize("zip_path", sorted(ROOT.glob("build/*/deployment.zip")) or [None])
+def test_the_built_package_ships_the_intended_top_level_packages(zip_path: Path | None) -> None:
+    if zip_path is None:
+        pytest.skip("no build/*/deployment.zip: make package builds one (make check and .ci/run do)")
+    with zipfile.ZipFile(zip_path) as archive:
+        assert package_zip.check(archive.namelist()) == []
