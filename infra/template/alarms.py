@@ -10,7 +10,8 @@ from infra.template.stage import Stage
 # Asynchronous invocations of the @app.lambda_function workers: (retries, maximum event age in seconds).
 # Each handler is safe to run twice (docs/deploy.md); what still fails goes to the failure queue.
 ASYNC_DEFAULT = (1, 3600)
-ASYNC = {"build_worker": (1, 3600), "ws_open": (1, 60), "ws_push": (1, 300)}
+# A refresh_worker event older than one sweep period is worthless: the next sweep reads the due index again.
+ASYNC = {"build_worker": (1, 3600), "ws_open": (1, 60), "ws_push": (1, 300), "refresh_worker": (1, 300)}
 
 
 # chalicelib/jobs/refresh_sweep.py ends each run with "refresh sweep: {..., 'failed': N, ...}": a run whose
@@ -108,11 +109,15 @@ def alarm_resources(stage: Stage) -> dict[str, Any]:
             threshold=5,
         ),
     }
-    sweep = stage.function("refresh_sweep")
-    if sweep is not None and sweep.log_group:
-        # chalicelib/jobs/refresh_sweep.py logs "refresh sweep: ... N failed ..." at the end of every run.
-        namespace = f"Keyport/{stage.name}"
-        resources["RefreshFailureMetricFilter"] = {
+    # chalicelib/jobs/refresh_sweep.py (a worker's run) and refresh_fanout.py (the coordinator's hand-off) log
+    # "refresh sweep: ... N failed ..." at the end of every run: one filter per log group, one metric.
+    namespace = f"Keyport/{stage.name}"
+    filters = {"RefreshFailureMetricFilter": "refresh_sweep", "RefreshWorkerFailureMetricFilter": "refresh_worker"}
+    for logical_id, name in filters.items():
+        sweep = stage.function(name)
+        if sweep is None or not sweep.log_group:
+            continue
+        resources[logical_id] = {
             "Type": "AWS::Logs::MetricFilter",
             "Properties": {
                 "LogGroupName": {"Ref": sweep.log_group},
@@ -122,8 +127,9 @@ def alarm_resources(stage: Stage) -> dict[str, Any]:
                 ],
             },
         }
+    if "RefreshFailureMetricFilter" in resources:
         resources["RefreshFailureAlarm"] = _alarm(
-            f"keyport-{stage.name}: stored credentials failed to refresh (see the refresh_sweep log group)",
+            f"keyport-{stage.name}: stored credentials failed to refresh (see the refresh_worker log group)",
             {"Namespace": namespace, "MetricName": "RefreshFailures", "Statistic": "Sum"},
             threshold=1,
         )

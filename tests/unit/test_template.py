@@ -333,6 +333,24 @@ def test_functions_keep_the_names_the_app_invokes_them_by(fragment: dict[str, An
     assert {r["Fn::GetAtt"][0] for r in invoke["Resource"]} == {"BuildWorker", "RefreshWorker", "WsPush", "WsOpen"}
 
 
+def test_the_refresh_sweep_invokes_its_workers_whose_retries_and_failures_are_bounded_and_alarmed(
+    fragment: dict[str, Any],
+) -> None:
+    resources = fragment["Resources"]
+    stage = template.load_stage("test", require_defined=False)
+    sweep, worker = stage.function("refresh_sweep"), stage.function("refresh_worker")
+    assert sweep is not None and worker is not None
+    invoke = _statement(_policies(fragment)[sweep.logical_id], "InvokeWorkers")
+    assert invoke is not None
+    assert [r["Fn::GetAtt"][0] for r in invoke["Resource"]] == [worker.logical_id]
+    config = resources[worker.logical_id + "InvokeConfig"]["Properties"]
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 300)
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [template.FAILURE_QUEUE, "Arn"]}
+    filters = [r["Properties"] for r in resources.values() if r.get("Type") == "AWS::Logs::MetricFilter"]
+    assert sorted(f["LogGroupName"]["Ref"] for f in filters) == sorted([sweep.log_group, worker.log_group])
+    assert {f["MetricTransformations"][0]["MetricName"] for f in filters} == {"RefreshFailures"}
+
+
 def test_secrets_are_generated_and_functions_get_only_their_arns(fragment: dict[str, Any]) -> None:
     resources = fragment["Resources"]
     operator = resources[template.OPERATOR_SECRET]
