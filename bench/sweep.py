@@ -111,8 +111,11 @@ def fill(token_url: str) -> tuple[list[str], float]:
     """Store the integration, one configuration and the authentications; the due ids and the seconds taken."""
     from chalicelib.crypto import seal_json
     from chalicelib.http import now_ms
-    from chalicelib.integrations import repository, service
+    from chalicelib.integrations import repository
     from chalicelib.integrations.models import Authentication, Configuration
+    from chalicelib.integrations.payload import AUTHENTICATION_PURPOSE
+    from chalicelib.oauth.due import buffer_ms, due_fields
+    from chalicelib.oauth.providers import CONFIGURATION_PURPOSE
 
     started = time.perf_counter()
     now = now_ms()
@@ -130,9 +133,9 @@ def fill(token_url: str) -> tuple[list[str], float]:
         created_at=now,
         updated_at=now,
         scopes=[],
-        credentials=seal_json(credentials, purpose=service.CONFIGURATION_PURPOSE, record=setup_id),
+        credentials=seal_json(credentials, purpose=CONFIGURATION_PURPOSE, record=setup_id),
     ).save()
-    buffer = service.buffer_ms(definition)
+    buffer = buffer_ms(definition)
     rng = random.Random(7)
     due_ids: list[str] = []
     with Authentication.batch_write() as batch:
@@ -153,10 +156,10 @@ def fill(token_url: str) -> tuple[list[str], float]:
                 setup_id=setup_id,
                 created_at=now,
                 updated_at=now,
-                payload=seal_json(payload, purpose=service.AUTHENTICATION_PURPOSE, record=auth_id),
+                payload=seal_json(payload, purpose=AUTHENTICATION_PURPOSE, record=auth_id),
                 expires_at=now + lifetime_ms,
             )
-            item.due_shard, item.refresh_due_at = service.due_fields(auth_id, payload, now + lifetime_ms, buffer)
+            item.due_shard, item.refresh_due_at = due_fields(auth_id, True, now + lifetime_ms, buffer)
             batch.save(item)
             if due:
                 due_ids.append(auth_id)

@@ -2,7 +2,8 @@
 
 Built-in definitions are the JSON files of the top-level ``integrations/`` folder (shipped inside the
 Lambda package through ``vendor/integrations``, a link to it); a request reads only the file it
-needs. A custom integration with the same id replaces the built-in one.
+needs. A custom integration with the same id replaces the built-in one; custom definitions are read
+through the provider lookup (:mod:`chalicelib.oauth.providers`), below every service.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from chalicelib import outbound
 from chalicelib.errors import BadRequest, NotFound
+from chalicelib.oauth import providers
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "integrations"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -71,8 +73,6 @@ def builtin_ids() -> list[str]:
 
 def lookup(integration_id: str) -> tuple[dict[str, Any], str]:
     """The effective definition of an integration and where it comes from ("custom" or "builtin")."""
-    from chalicelib.integrations import repository
-
     if not valid_id(integration_id):
         raise UnknownIntegration(f"No integration has the id '{integration_id[:64]}'.")
     now = time.monotonic()
@@ -80,7 +80,7 @@ def lookup(integration_id: str) -> tuple[dict[str, Any], str]:
     if cached is not None and now - cached[0] < CUSTOM_CACHE_SECONDS:
         custom = cached[1]
     else:
-        custom = repository.get_custom_integration(integration_id)
+        custom = providers.custom_definition(integration_id)
         with _custom_lock:
             _custom_cache[integration_id] = (now, custom)
     if custom is not None:

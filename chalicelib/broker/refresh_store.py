@@ -6,6 +6,12 @@ needs. A connection's credentials use the broker's names (``access_token``, ``re
 :func:`held` translates, and :meth:`ConnectionStore.save` merges the new tokens back into the stored
 credentials, then rewrites the connection and the credential copies on its grants in one transaction.
 
+A refresh costs two DynamoDB calls: the lease (a conditional update that returns the connection) and
+the save (one transaction over the connection as leased and its grants' copies). Only when a grant
+came or went meanwhile is the connection read again. A connection without its own client credentials
+refreshes with its integration's latest configuration (:mod:`chalicelib.oauth.providers`), read once
+per sweep when the sweep's store is used.
+
 A store key is ``"<customer_id>/<connection_id>"`` (:func:`store_key`): the sweep builds it from the
 items of the ``refresh_due`` index.
 """
@@ -20,6 +26,8 @@ from chalicelib.broker import repository, service
 from chalicelib.broker.models import Connection
 from chalicelib.crypto import open_json, seal_json
 from chalicelib.errors import NotFound
+from chalicelib.oauth import providers
+from chalicelib.oauth.due import DUE_SHARDS, due_fields, shard_keys
 from chalicelib.oauth.oauth2 import TokenError
 from chalicelib.oauth.refresh import Held, RefreshBusy
 
@@ -72,7 +80,14 @@ def failure_message(error: dict[str, Any], definitive: bool) -> str:
 
 
 class ConnectionStore:
-    """Implements :class:`chalicelib.oauth.refresh.Store` for broker connections."""
+    """Implements :class:`chalicelib.oauth.refresh.Store` for broker connections.
+
+    ``cache``: the sweep's :class:`~chalicelib.oauth.providers.SweepCache`; without one (a request),
+    the integration's latest configuration is read as stored now.
+    """
+
+    def __init__(self, cache: providers.SweepCache | None = None) -> None:
+        self.cache = cache
 
     def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
         item = repository.acquire_lease(*_split(key), lease_id, now, lease_ms)
@@ -102,21 +117,19 @@ class ConnectionStore:
         client_id, client_secret = credentials.get("client_id"), credentials.get("client_secret")
         if isinstance(client_id, str) and client_id and isinstance(client_secret, str) and client_secret:
             return definition["auth"], client_id, client_secret
-        from chalicelib.integrations import repository as integrations
-        from chalicelib.integrations import service as integrations_service
-
-        configuration = integrations.latest_configuration(str(integration))
-        if configuration is None:
+        client = providers.latest_client(str(integration), self.cache)
+        if client is None:
             raise TokenError(
                 "missing_client_credentials",
                 f"The connection has no client_id/client_secret and '{integration}' has no configuration.",
             )
-        client_id, client_secret = integrations_service.client_credentials(configuration)
-        return definition["auth"], client_id, client_secret
+        return definition["auth"], client.client_id, client.client_secret
 
-    def save(self, key: str, lease_id: str, secret: dict[str, Any], expires_at: int | None, now: int) -> Held:
+    def save(
+        self, key: str, lease_id: str, current: Held, secret: dict[str, Any], expires_at: int | None, now: int
+    ) -> Held:
+        item: Connection | None = current.record
         for _ in range(4):
-            item = repository.get_connection(*_split(key))
             if item is None:
                 raise NotFound("The connection was deleted during its refresh.", code="unknown_connection")
             if item.lease_id != lease_id:
@@ -125,7 +138,7 @@ class ConnectionStore:
             credentials.update({ours: secret[pizzly] for pizzly, ours in _TOKEN_FIELDS.items() if secret.get(pizzly)})
             sealed = seal_json(credentials, purpose=service.CONNECTION_PURPOSE, record=item.id)
             buffer = service.refresh_buffer_ms(item.integration)
-            due_shard, due_at = service.due_fields(item.id, bool(credentials.get("refresh_token")), expires_at, buffer)
+            due_shard, due_at = due_fields(item.id, bool(credentials.get("refresh_token")), expires_at, buffer)
             fields: dict[str, Any] = {
                 "credentials": sealed,
                 "expires_at": expires_at,
@@ -148,6 +161,7 @@ class ConnectionStore:
                     setattr(item, name, value)
                 item.revision = read_revision + 1
                 return held(item)
+            item = repository.get_connection(*_split(key))  # a grant came or went meanwhile
         raise RefreshBusy("The connection kept changing during its refresh; try again.")
 
     def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
@@ -182,16 +196,17 @@ class ConnectionSource:
     """The refresh sweep's view of broker connections: the sparse, sharded ``refresh_due`` index."""
 
     name = "broker"
-    shard_count = service.DUE_SHARDS
+    shard_count = DUE_SHARDS
 
     def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
         """(store key, expires_at) of every connection whose refresh is due by ``until_ms`` (in ``shards``)."""
-        for item in repository.due_connections(until_ms, range(self.shard_count) if shards is None else shards):
+        for item in repository.due_connections(until_ms, shard_keys(shards)):
             if item.expires_at is not None:
                 yield store_key(item.customer_id, item.id), int(item.expires_at)
 
     def store(self) -> ConnectionStore:
-        return ConnectionStore()
+        """A store for one sweep: each integration's latest configuration is read once."""
+        return ConnectionStore(providers.SweepCache())
 
 
 SWEEP_SOURCE = ConnectionSource()

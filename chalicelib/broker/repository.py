@@ -351,13 +351,11 @@ def _actions(model: Any, fields: dict[str, Any]) -> list[Any]:
     ]
 
 
-def due_connections(until_ms: int, shards: Iterable[int]) -> Iterator[Connection]:
-    """Connections whose refresh is due by ``until_ms``, from the sparse index, shard by shard."""
+def due_connections(until_ms: int, shards: Iterable[str]) -> Iterator[Connection]:
+    """Connections whose refresh is due by ``until_ms``, from the sparse index, shard (hash key) by shard."""
     for shard in shards:
         with translated():
-            yield from Connection.refresh_due.query(
-                f"due#{shard}", Connection.refresh_due_at <= until_ms, page_size=500
-            )
+            yield from Connection.refresh_due.query(shard, Connection.refresh_due_at <= until_ms, page_size=500)
 
 
 def update_under_lease(customer_id: str, connection_id: str, lease_id: str, actions: list[Any]) -> bool:

@@ -1,7 +1,8 @@
 """Routes of the credential broker: operators' customers and instances, the customer API, the runtime fetch.
 
-Views parse, authenticate, call the service and answer. The service (and, for request bodies, the
-pydantic models) is imported inside the views, so importing the app stays small.
+Views parse, authenticate, call one rule and answer. The rules (``admin``, ``connections``,
+``runtime``; for request bodies, the pydantic models) are imported inside the views, so importing the
+app stays small.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _operator() -> ModuleType:
-    """Check the operator secret key; the service module, imported on first use."""
+    """Check the operator secret key; the operators' rules, imported on first use (cold start)."""
     require_secret_key(bp.current_request)
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
-    return service
+    return admin
 
 
 def _page() -> tuple[int, str | None]:
@@ -117,18 +118,18 @@ def rotate_instance_key(customer_id: str, instance_id: str) -> Response:
 
 
 def _customer(**path: str) -> tuple[ModuleType, Any, dict[str, str]]:
-    """Check the path ids (422) and the customer's API key (401/403); the service, customer and ids."""
-    from chalicelib.broker import service
+    """Check the path ids (422) and the customer's API key (401/403); the customer API's rules, customer and ids."""
+    from chalicelib.broker import connections, service  # imported on first use (cold start)
 
     request = bp.current_request
     ids = service.path_ids(**path)
     api_key = bearer_token(request) or request.headers.get("x-api-key") or None
-    return service, service.authenticate_customer(ids["customer_id"], api_key), ids
+    return connections, connections.authenticate_customer(ids["customer_id"], api_key), ids
 
 
 def _body() -> Any:
     """The JSON body, read as FastAPI reads it (malformed JSON: 422 before anything else)."""
-    from chalicelib.broker import schemas
+    from chalicelib.broker import schemas  # pydantic, on first use (cold start)
 
     return schemas.json_body(bp.current_request)
 
@@ -178,7 +179,7 @@ def connection_audit(customer_id: str, connection_id: str) -> Response:
 
 @bp.route("/internal/v1/instances/{instance_id}/connections", methods=["GET"])
 def fetch_credentials(instance_id: str) -> Response:
-    from chalicelib.broker import runtime
+    from chalicelib.broker import runtime  # on first use (cold start)
 
     request = bp.current_request
     answer = runtime.fetch(instance_id, bearer_token(request), query_dict(request))

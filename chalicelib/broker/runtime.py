@@ -129,6 +129,7 @@ def _credentials(grant: Grant) -> tuple[dict[str, Any], str]:
 
 
 def _refreshed_credentials(grant: Grant, now: int) -> tuple[dict[str, Any], str]:
+    # Only a fetch of credentials due for refresh loads the refresh core and its provider client (cold start).
     from chalicelib.broker.refresh_store import ConnectionStore, credentials_of, store_key
     from chalicelib.oauth.refresh import RefreshFailed, is_due, refresh
 

@@ -1,7 +1,7 @@
 """The dashboard's pages: authenticate the browser, check forms, call the services' own functions, render.
 
 Every change goes through the function the matching REST route calls (``integrations.service``,
-``broker.service``, ``publishing.accounts``, ``entities.accounts``), so validation and errors are the
+``broker.admin``, ``publishing.accounts``, ``entities.accounts``), so validation and errors are the
 API's. A page never holds a token value or an unmasked client secret, except the payload a "Reveal"
 post answers with (logged as an activity) and a key just issued (shown once).
 """

@@ -9,11 +9,13 @@ existing authId updates that authentication.
 from __future__ import annotations
 
 import hashlib
-import re
+import html
+import json
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
@@ -21,23 +23,22 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import catalog, outbound
 from chalicelib.crypto import open_json, same, seal_json
+from chalicelib.dashboard import activity
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import BadRequest, KeyportError, Unauthorized
 from chalicelib.http import now_ms
 from chalicelib.integrations import repository, service
 from chalicelib.integrations.models import Authentication, OAuthState
-from chalicelib.oauth import oauth1, oauth2
+from chalicelib.integrations.params import connect_params
+from chalicelib.integrations.payload import set_payload
+from chalicelib.oauth import oauth1, oauth2, providers
+from chalicelib.secret_keys import publishable_key
 from chalicelib.settings import get_settings
 
 _T = TypeVar("_T")
 
 STATE_TTL_MS = 10 * 60 * 1000
 STATE_PURPOSE = "integrations/oauth-state"
-PARAM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-PARAM_NAME = re.compile(r"^params\[([A-Za-z][A-Za-z0-9_]{0,63})\]$")
-MAX_PARAMS = 20
-URL_FIELDS = ("authorizationURL", "tokenURL", "refreshURL", "requestTokenURL", "userAuthorizationURL", "accessTokenURL")
 
 
 class InvalidState(BadRequest):
@@ -74,60 +75,7 @@ def _hash(state: str) -> str:
     return hashlib.sha256(state.encode()).hexdigest()
 
 
-class InvalidConnectParams(BadRequest):
-    code = "invalid_connect_params"
-    default_message = "The connect parameters are not valid."
-
-
-def connect_params(query: dict[str, str]) -> dict[str, str]:
-    """``params[name]=value`` query parameters as pizzly-js sends them, validated."""
-    found = {match.group(1): value for key, value in query.items() if (match := PARAM_NAME.match(key))}
-    return validate_params(found)
-
-
-def validate_params(params: dict[str, Any]) -> dict[str, str]:
-    """Connect parameters, however they arrive (connect flow, import, stored): names and values checked.
-
-    A value is one host label or path segment at most (letters, digits, '.', '-', '_', starting with a
-    letter or digit), so filling it into a URL can never change the URL's host, port or path beyond it.
-    """
-    if len(params) > MAX_PARAMS:
-        raise InvalidConnectParams(f"At most {MAX_PARAMS} connect parameters are allowed.")
-    for name, value in params.items():
-        if not isinstance(name, str) or not PARAM_KEY.match(name):
-            raise InvalidConnectParams("Connect parameter names are a letter then letters, digits or '_' (64 at most).")
-        if not isinstance(value, str) or not PARAM_VALUE.match(value):
-            raise InvalidConnectParams(
-                f"Connect parameter '{name}' may hold only letters, digits, '.', '-' and '_' (100 at most)."
-            )
-    return dict(params)
-
-
-def check_destinations(definition: dict[str, Any], params: dict[str, str]) -> None:
-    """Refuse connect parameters that make one of the integration's URLs name an address not allowed.
-
-    URLs the parameters cannot fill (a parameter missing) are left to the moment they are used.
-    """
-    templates = [(f"auth.{n}", definition["auth"].get(n)) for n in URL_FIELDS]
-    templates.append(("request.baseURL", definition.get("request", {}).get("baseURL")))
-    allow_loopback = get_settings().allow_http_loopback
-    for field_name, template in templates:
-        if not isinstance(template, str):
-            continue
-        try:
-            url = catalog.fill(template, {"connectParams": params})
-        except catalog.MissingTemplateValue:
-            continue
-        host = urlsplit(url).hostname or ""
-        if not outbound.host_allowed(host, allow_loopback=allow_loopback):
-            raise InvalidConnectParams(
-                f"The connect parameters make '{field_name}' name an address that is not allowed."
-            )
-
-
 def _check_publishable_key(query: dict[str, str]) -> None:
-    from chalicelib.secret_keys import publishable_key
-
     expected = publishable_key()
     if not expected:
         return
@@ -168,7 +116,7 @@ def start(integration_id: str, query: dict[str, str], callback_url: str) -> Outc
     configuration = (
         service.configuration_of(integration_id, setup_id)
         if setup_id
-        else repository.latest_configuration(integration_id)
+        else providers.latest_configuration(integration_id)
     )
     if configuration is None:
         hint = f"save one with POST /api/{integration_id}/configurations"
@@ -180,7 +128,7 @@ def start(integration_id: str, query: dict[str, str], callback_url: str) -> Outc
     if not catalog.ID_PATTERN.match(auth_id.lower()) and not service.uuid_like(auth_id):
         raise BadRequest("authId must be a UUID or letters, digits, '-' and '_'.", code="invalid_auth_id")
     auth = definition["auth"]
-    client_id, client_secret = service.client_credentials(configuration)
+    client_id, client_secret = providers.client_credentials(configuration)
     if catalog.auth_type(definition) == catalog.OAUTH1:
         return _start_oauth1(
             integration_id, auth, configuration.id, auth_id, params, client_id, client_secret, callback_url
@@ -265,8 +213,6 @@ def _save_state(
         created_at=now,
         expires_at=now + STATE_TTL_MS,
     )
-    from datetime import UTC, datetime
-
     item.ttl = datetime.fromtimestamp((now + STATE_TTL_MS) / 1000 + 3600, tz=UTC)
     with translated():
         item.save()
@@ -302,7 +248,7 @@ def callback(query: dict[str, str]) -> Outcome:
         )
     definition = catalog.get(integration_id)
     configuration = service.configuration_of(integration_id, state_item.setup_id)
-    client_id, client_secret = service.client_credentials(configuration)
+    client_id, client_secret = providers.client_credentials(configuration)
     params = dict(state_item.connect_params or {})
     auth = definition["auth"]
     now = now_ms()
@@ -343,21 +289,16 @@ def _store(integration_id: str, setup_id: str, auth_id: str, params: dict[str, s
     item = existing or Authentication(auth_id, integration=integration_id, created_at=now)
     item.setup_id = setup_id
     item.connect_params = params or None
-    service.set_payload(item, definition, {k: v for k, v in payload.items() if k != "updatedAt"}, now)
+    set_payload(item, definition, {k: v for k, v in payload.items() if k != "updatedAt"}, now)
     item.lease_id = None
     item.lease_until = None
     repository.save_authentication(item)
-    from chalicelib.dashboard import activity
-
     kind = "authentication.created" if existing is None else "authentication.reconnected"
     activity.record(kind, "connect flow", f"{integration_id}/{auth_id}")
 
 
 def page(outcome: Outcome) -> bytes:
     """The page that tells the opener (pizzly-js) how the connection went, then closes itself."""
-    import html
-    import json
-
     nonce = secrets.token_urlsafe(16)
     message = json.dumps(outcome.event).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     origins = json.dumps(list(get_settings().allowed_origins) or ["*"])

@@ -16,12 +16,15 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 from chalicelib import catalog, errors, observability, outbound
-from chalicelib.crypto import open_json
 from chalicelib.errors import BadGateway, BadRequest
 from chalicelib.http import now_ms
 from chalicelib.integrations import repository, service
 from chalicelib.integrations.models import Authentication
+from chalicelib.integrations.params import validate_params
+from chalicelib.integrations.payload import open_payload
 from chalicelib.integrations.refresh_store import AuthenticationStore, held
+from chalicelib.limits import MAX_RESPONSE_BODY_BYTES
+from chalicelib.oauth import due, grants, oauth1, providers
 from chalicelib.oauth import refresh as refreshing
 
 FORWARD_PREFIX = "pizzly-proxy-"
@@ -106,13 +109,13 @@ def forward(integration_id: str, call: ProxyRequest) -> ProxyResponse:
     setup_id = call.headers.get("pizzly-setup-id", "").strip()
     if setup_id and setup_id != item.setup_id:
         raise BadRequest("Pizzly-Setup-Id does not match the authentication's configuration.", code="invalid_setup_id")
-    payload = open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
+    payload = open_payload(item)
     oauth2 = catalog.auth_type(definition) == catalog.OAUTH2
-    buffer = service.buffer_ms(definition)
-    if oauth2 and service.renewable(definition, payload) and refreshing.is_due(held(item, payload), now_ms(), buffer):
+    buffer = due.buffer_ms(definition)
+    if oauth2 and grants.renewable(definition, payload) and refreshing.is_due(held(item, payload), now_ms(), buffer):
         item, payload = _refresh(item, force=False, buffer=buffer)
     response = _send(definition, item, payload, call)
-    if response.status == 401 and oauth2 and service.renewable(definition, payload) and _may_retry(item):
+    if response.status == 401 and oauth2 and grants.renewable(definition, payload) and _may_retry(item):
         item, payload = _refresh(item, force=True, buffer=0)
         response = _send(definition, item, payload, call)
     return response
@@ -141,7 +144,7 @@ def _refresh(item: Authentication, *, force: bool, buffer: int) -> tuple[Authent
     except refreshing.RefreshFailed:
         if not force:
             # The old token may still work until it actually expires; let upstream decide.
-            return item, open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
+            return item, open_payload(item)
         raise
     return held.record, held.secret
 
@@ -149,7 +152,7 @@ def _refresh(item: Authentication, *, force: bool, buffer: int) -> tuple[Authent
 def _send(
     definition: dict[str, Any], item: Authentication, payload: dict[str, Any], call: ProxyRequest
 ) -> ProxyResponse:
-    import requests
+    import requests  # on first use (cold start)
 
     forwarded = {
         name[len(FORWARD_PREFIX) :]: value for name, value in call.headers.items() if name.startswith(FORWARD_PREFIX)
@@ -159,9 +162,7 @@ def _send(
         "connectParams": dict(item.connect_params or {}),
         "headers": forwarded,
     }
-    from chalicelib.integrations import connect
-
-    connect.validate_params(values["connectParams"])  # may have been stored before imports were checked
+    validate_params(values["connectParams"])  # may have been stored before imports were checked
     template = definition["request"]
     base = catalog.fill(template["baseURL"], values)
     url = _join(base, call.tail)
@@ -174,10 +175,8 @@ def _send(
     url = _with_query(url, query)
     body = call.body
     if catalog.auth_type(definition) == catalog.OAUTH1:
-        from chalicelib.oauth import oauth1
-
         configuration = service.configuration_of(item.integration, item.setup_id)
-        key, secret = service.client_credentials(configuration)
+        key, secret = providers.client_credentials(configuration)
         url, headers, body = oauth1.sign(
             definition["auth"], key, secret, call.method, url, headers, body,
             token=payload.get("oAuthToken"), token_secret=payload.get("oAuthTokenSecret"),
@@ -202,8 +201,6 @@ def _send(
 
 def _capped_content(upstream: Any) -> bytes:
     """The upstream body, refused (502 response_too_large) past what Keyport can return (chalicelib/limits.py)."""
-    from chalicelib.limits import MAX_RESPONSE_BODY_BYTES
-
     body = bytearray()
     with upstream:
         for chunk in upstream.iter_content(chunk_size=64 * 1024):

@@ -1,18 +1,26 @@
-"""The refresh function's view of the authentications table: lease, read, store, record failures."""
+"""The refresh function's view of the authentications table: lease, store, record failures; the due index.
+
+A refresh costs two DynamoDB calls here: the lease (a conditional update that returns the record) and
+the save (a conditional put over the record as leased, which also releases the lease). The provider's
+client comes from :mod:`chalicelib.oauth.providers`, once per sweep when the sweep's store is used.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib import catalog
-from chalicelib.crypto import open_json
+from chalicelib.dashboard import activity
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import NotFound
-from chalicelib.integrations import repository, service
+from chalicelib.integrations import repository
 from chalicelib.integrations.models import Authentication
+from chalicelib.integrations.payload import open_payload, set_payload
+from chalicelib.oauth import providers
+from chalicelib.oauth.due import DUE_SHARDS, shard_keys
 from chalicelib.oauth.oauth2 import TokenError
 from chalicelib.oauth.refresh import Held, RefreshBusy
 
@@ -20,7 +28,7 @@ from chalicelib.oauth.refresh import Held, RefreshBusy
 def held(item: Authentication, payload: dict[str, Any] | None = None) -> Held:
     """An authentication as the refresh function sees it (``payload``: already opened by the caller)."""
     if payload is None:
-        payload = open_json(item.payload, purpose=service.AUTHENTICATION_PURPOSE, record=item.id)
+        payload = open_payload(item)
     return Held(
         updated_at=int(item.updated_at),
         expires_at=int(item.expires_at) if item.expires_at is not None else None,
@@ -34,7 +42,14 @@ def held(item: Authentication, payload: dict[str, Any] | None = None) -> Held:
 
 
 class AuthenticationStore:
-    """Implements :class:`chalicelib.oauth.refresh.Store` for Pizzly authentications."""
+    """Implements :class:`chalicelib.oauth.refresh.Store` for Pizzly authentications.
+
+    ``cache``: the sweep's :class:`~chalicelib.oauth.providers.SweepCache`; without one (a request),
+    the configuration is read as stored now.
+    """
+
+    def __init__(self, cache: providers.SweepCache | None = None) -> None:
+        self.cache = cache
 
     def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
         item = Authentication(key)
@@ -65,31 +80,28 @@ class AuthenticationStore:
     def provider(self, key: str, current: Held) -> tuple[dict[str, Any], str, str]:
         item: Authentication = current.record
         definition = catalog.get(item.integration)
-        configuration = repository.get_configuration(item.setup_id)
-        if configuration is None or configuration.integration != item.integration:
+        client = providers.setup_client(item.setup_id, self.cache)
+        if client is None or client.integration != item.integration:
             raise TokenError(
                 "unknown_configuration", "The configuration this authentication was made with was deleted."
             )
-        client_id, client_secret = service.client_credentials(configuration)
         auth: dict[str, Any] = dict(definition["auth"])
         params = {"connectParams": dict(item.connect_params or {})}
         for url in ("tokenURL", "refreshURL"):
             if url in auth:
                 auth[url] = catalog.fill(auth[url], params)  # e.g. https://${connectParams.shop}.myshopify.com/...
-        return auth, client_id, client_secret
+        return auth, client.client_id, client.client_secret
 
-    def save(self, key: str, lease_id: str, secret: dict[str, Any], expires_at: int | None, now: int) -> Held:
-        item = repository.get_authentication(key, consistent=True)
-        if item is None:
-            raise NotFound("The authentication was deleted during its refresh.", code="unknown_authentication")
+    def save(
+        self, key: str, lease_id: str, current: Held, secret: dict[str, Any], expires_at: int | None, now: int
+    ) -> Held:
+        item: Authentication = current.record
         definition = catalog.get(item.integration)
-        service.set_payload(item, definition, {k: v for k, v in secret.items() if k != "updatedAt"}, now)
+        set_payload(item, definition, {k: v for k, v in secret.items() if k != "updatedAt"}, now)
         item.refreshed_at = now
         item.lease_id = None
         item.lease_until = None
         self._write(item, lease_id)
-        from chalicelib.dashboard import activity
-
         activity.record("authentication.refreshed", "refresh", f"{item.integration}/{key}", at=now)
         return held(item)
 
@@ -111,8 +123,6 @@ class AuthenticationStore:
         else:
             actions += [Authentication.next_attempt_at.set(retry_at), Authentication.refresh_due_at.set(retry_at)]
         self._update(item, actions, lease_id)
-        from chalicelib.dashboard import activity
-
         outcome = "needs reconnect" if retry_at is None else "will retry"
         detail = f"{error.get('error', 'error')}: {error.get('description') or ''} ({outcome})"
         activity.record("authentication.refresh_failed", "refresh", key, detail, at=now)
@@ -131,35 +141,39 @@ class AuthenticationStore:
             # The lease expired and another caller took over; what it writes wins.
 
     def _write(self, item: Authentication, lease_id: str) -> None:
-        from pynamodb.exceptions import PutError
-
+        """Put ``item`` if the lease is still ours; else tell a deleted authentication from a lost lease."""
         try:
             with translated():
                 item.save(condition=Authentication.lease_id == lease_id)
         except PutError as e:
-            if is_conditional_failure(e):
-                raise RefreshBusy("The refresh took longer than its lease; try again.") from e
-            raise
+            if not is_conditional_failure(e):
+                raise
+            if repository.get_authentication(item.id, consistent=True) is None:
+                raise NotFound(
+                    "The authentication was deleted during its refresh.", code="unknown_authentication"
+                ) from e
+            raise RefreshBusy("The refresh took longer than its lease; try again.") from e
 
 
 class AuthenticationSource:
     """The sweep's view of authentications: the sparse, sharded ``refresh_due`` index."""
 
     name = "integrations"
-    shard_count = service.DUE_SHARDS
+    shard_count = DUE_SHARDS
 
     def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
-        for shard in range(self.shard_count) if shards is None else shards:
+        for shard in shard_keys(shards):
             with translated():
                 items = Authentication.refresh_due.query(
-                    f"due#{shard}", Authentication.refresh_due_at <= until_ms, page_size=500
+                    shard, Authentication.refresh_due_at <= until_ms, page_size=500
                 )
                 for item in items:
                     if item.expires_at is not None:
                         yield item.id, int(item.expires_at)
 
     def store(self) -> AuthenticationStore:
-        return AuthenticationStore()
+        """A store for one sweep: each configuration is read once, however many refreshes use it."""
+        return AuthenticationStore(providers.SweepCache())
 
 
 SWEEP_SOURCE = AuthenticationSource()

@@ -1,4 +1,4 @@
-"""Keys, queries and conditions of the integrations service's tables."""
+"""Keys, queries and conditions of the integrations service's tables (reads by id: ``oauth.providers``)."""
 
 from __future__ import annotations
 
@@ -8,23 +8,13 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.dynamo import translated
 from chalicelib.http import decode_cursor, encode_cursor
-from chalicelib.integrations.models import Authentication, Configuration, CustomIntegration
+from chalicelib.integrations.models import Authentication
+from chalicelib.oauth.models import Configuration, CustomIntegration
 
 _CURSOR_FIELDS = {"c": int, "i": str}
 
 
 # --- custom integrations --------------------------------------------------------------------------
-
-
-def get_custom_integration(integration_id: str) -> dict[str, Any] | None:
-    """The stored definition of a custom integration, or None."""
-    with translated():
-        try:
-            item = CustomIntegration.get(integration_id)
-        except DoesNotExist:
-            return None
-    definition: dict[str, Any] = item.definition
-    return definition
 
 
 def put_custom_integration(integration_id: str, definition: dict[str, Any], now: int) -> bool:
@@ -56,15 +46,6 @@ def list_custom_integrations() -> list[CustomIntegration]:
 
 
 # --- configurations -------------------------------------------------------------------------------
-
-
-def get_configuration(setup_id: str) -> Configuration | None:
-    """One configuration by id, or None."""
-    with translated():
-        try:
-            return Configuration.get(setup_id)
-        except DoesNotExist:
-            return None
 
 
 def save_configuration(configuration: Configuration) -> None:
@@ -100,12 +81,6 @@ def count_authentications(setup_id: str) -> int:
     """How many authentications were made with one configuration (a COUNT Query of ``by_setup``)."""
     with translated():
         return int(Authentication.by_setup.count(setup_id))
-
-
-def latest_configuration(integration: str) -> Configuration | None:
-    """The integration's most recently created configuration, or None."""
-    items, _ = _page(Configuration.by_integration, integration, 1, None)
-    return items[0] if items else None
 
 
 # --- authentications ------------------------------------------------------------------------------

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import uuid
-import zlib
 from typing import Any
 
 from chalicelib import catalog
 from chalicelib.crypto import open_json, seal_json
+from chalicelib.dashboard import activity
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.http import iso_ms, now_ms
 from chalicelib.integrations import repository
-from chalicelib.integrations.models import Authentication, Configuration
+from chalicelib.integrations.models import Authentication
+from chalicelib.integrations.params import check_destinations, validate_params
+from chalicelib.integrations.payload import open_payload, set_payload
+from chalicelib.integrations.refresh_store import AuthenticationStore
+from chalicelib.oauth import providers
 from chalicelib.oauth import refresh as refreshing
+from chalicelib.oauth.models import Configuration
+from chalicelib.oauth.providers import CONFIGURATION_PURPOSE
 from chalicelib.settings import get_settings
 
-CONFIGURATION_PURPOSE = "integrations/configuration"
-AUTHENTICATION_PURPOSE = "integrations/authentication"
-DUE_SHARDS = 8
 _ID_MAX = 128
 
 
@@ -165,7 +168,7 @@ def configuration_view(configuration: Configuration) -> dict[str, Any]:
 
 
 def configuration_of(integration_id: str, setup_id: str) -> Configuration:
-    configuration = repository.get_configuration(setup_id) if _plausible_id(setup_id) else None
+    configuration = providers.configuration(setup_id) if _plausible_id(setup_id) else None
     if configuration is None or configuration.integration != integration_id:
         catalog.get(integration_id)
         raise UnknownConfiguration(f"No configuration '{setup_id[:_ID_MAX]}' exists for '{integration_id}'.")
@@ -233,14 +236,6 @@ def _unmasked(given: dict[str, str], configuration: Configuration) -> dict[str, 
     }
 
 
-def client_credentials(configuration: Configuration) -> tuple[str, str]:
-    """The (client id, client secret) or (consumer key, consumer secret) of a configuration."""
-    credentials = open_json(configuration.credentials, purpose=CONFIGURATION_PURPOSE, record=configuration.id)
-    if "consumerKey" in credentials:
-        return credentials["consumerKey"], credentials["consumerSecret"]
-    return credentials["clientId"], credentials["clientSecret"]
-
-
 # --- authentications ------------------------------------------------------------------------------
 
 
@@ -271,59 +266,19 @@ def _plausible_id(value: str) -> bool:
 
 def _connect_params(body: dict[str, Any], definition: dict[str, Any]) -> dict[str, str] | None:
     """Imported connect parameters, held to the connect flow's rules and the outbound guard's."""
-    from chalicelib.integrations import connect
-
     params = body.get("connect_params")
     if params is None:
         return None
     if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
         raise BadRequest("'connect_params' must be an object of string values.", code="invalid_connect_params")
-    checked = connect.validate_params(params)
-    connect.check_destinations(definition, checked)
+    checked = validate_params(params)
+    check_destinations(definition, checked)
     return checked
-
-
-def renewable(definition: dict[str, Any], payload: dict[str, Any]) -> bool:
-    """Whether new tokens can be had without the user: a refresh token, or a client-credentials grant."""
-    return bool(payload.get("refreshToken")) or definition.get("auth", {}).get("grantType") == "client_credentials"
-
-
-def due_fields(
-    auth_id: str, secret: dict[str, Any], expires_at: int | None, buffer_ms: int, *, can_renew: bool | None = None
-) -> tuple[str | None, int | None]:
-    """The sweep index fields of a credential: (shard, due time), or (None, None) when never due."""
-    if can_renew is None:
-        can_renew = bool(secret.get("refreshToken"))
-    if expires_at is None or not can_renew:
-        return None, None
-    return f"due#{zlib.crc32(auth_id.encode()) % DUE_SHARDS}", expires_at - buffer_ms
-
-
-def buffer_ms(definition: dict[str, Any]) -> int:
-    """How long before expiry an integration's tokens are refreshed."""
-    seconds = definition.get("auth", {}).get("refreshBufferSeconds") or get_settings().refresh_buffer_seconds
-    return int(seconds) * 1000
-
-
-def set_payload(item: Authentication, definition: dict[str, Any], payload: dict[str, Any], now: int) -> None:
-    payload = {**payload, "updatedAt": now}
-    expires_in = payload.get("expiresIn")
-    expires_at = now + expires_in * 1000 if isinstance(expires_in, int) else None
-    item.expires_at = expires_at
-    item.payload = seal_json(payload, purpose=AUTHENTICATION_PURPOSE, record=item.id)
-    item.due_shard, item.refresh_due_at = due_fields(
-        item.id, payload, expires_at, buffer_ms(definition), can_renew=renewable(definition, payload)
-    )
-    item.updated_at = now
-    item.refresh_error = None
-    item.refresh_attempts = 0
-    item.next_attempt_at = None
-    item.needs_reconnect = False
 
 
 def authentication_view(item: Authentication) -> dict[str, Any]:
     """An authentication as the API shows it: the full payload, for the secret-key holder."""
-    payload = open_json(item.payload, purpose=AUTHENTICATION_PURPOSE, record=item.id)
+    payload = open_payload(item)
     return {
         "object": "authentication",
         "id": item.id,
@@ -371,8 +326,6 @@ def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str
     item = Authentication(auth_id, integration=integration_id, setup_id=setup_id, created_at=now, connect_params=params)
     set_payload(item, definition, payload, now)
     repository.create_authentication(item)
-    from chalicelib.dashboard import activity
-
     activity.record("authentication.created", "api", f"{integration_id}/{auth_id}", at=now)
     return authentication_view(item)
 
@@ -422,8 +375,6 @@ def delete_authentication(integration_id: str, auth_id: str) -> None:
 
 def refresh_authentication(integration_id: str, auth_id: str) -> dict[str, Any]:
     """POST|GET .../authentications/{authId}/refresh: refresh now, exactly once among concurrent callers."""
-    from chalicelib.integrations.refresh_store import AuthenticationStore
-
     item = _authentication(integration_id, auth_id, consistent=True)
     if catalog.auth_type(catalog.get(integration_id)) != catalog.OAUTH2:
         raise refreshing.RefreshMissing("OAuth 1.0a tokens do not expire and cannot be refreshed.")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from chalicelib import outbound
 from chalicelib.oauth.oauth2 import DESTINATION_NOT_ALLOWED, TokenError
 
 FORM = "application/x-www-form-urlencoded"
 
 
 def _client(auth: dict[str, Any], consumer_key: str, consumer_secret: str, **kwargs: Any) -> Any:
-    from authlib.oauth1.rfc5849.client_auth import ClientAuth
+    from authlib.oauth1.rfc5849.client_auth import ClientAuth  # authlib, on first use (cold start)
 
     method = auth.get("signatureMethod", "HMAC-SHA1")
     if method == "RSA-SHA1":
@@ -46,9 +47,7 @@ def sign(
 
 
 def _token_call(client: Any, url: str, extra: dict[str, str]) -> dict[str, str]:
-    import requests
-
-    from chalicelib import outbound
+    import requests  # on first use (cold start)
 
     body = urlencode(extra)
     signed_url, headers, signed_body = client.prepare("POST", url, {"Content-Type": FORM}, body)

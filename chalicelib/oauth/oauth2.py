@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 from typing import Any
 from urllib.parse import parse_qsl
+
+from chalicelib import outbound
+from chalicelib.http import parse_id, parse_json
 
 # Provider errors after which retrying with the same refresh token cannot succeed.
 DESTINATION_NOT_ALLOWED = "destination_not_allowed"  # the outbound guard refused the token endpoint's address
@@ -44,9 +48,7 @@ def token_request(
     params: dict[str, str],
 ) -> dict[str, Any]:
     """POST a token request as the integration's ``auth`` section says; the provider's JSON answer."""
-    import requests
-
-    from chalicelib import outbound
+    import requests  # on first use (cold start)
 
     body: dict[str, str] = {**auth.get("tokenParams", {}), **params}
     headers = {"Accept": "application/json", "User-Agent": "Keyport"}
@@ -106,8 +108,6 @@ def client_credentials(auth: dict[str, Any], client_id: str, client_secret: str,
 
 
 def _read(text: str, content_type: str) -> dict[str, Any]:
-    from chalicelib.http import parse_json
-
     try:
         value = parse_json(text)  # bounded: a provider's answer is outside input too
         if isinstance(value, dict):
@@ -148,8 +148,6 @@ MAX_EXPIRES_IN = 100 * 365 * 86400  # beyond a century, a lifetime means "does n
 
 def _seconds(value: Any) -> int | None:
     """``expires_in`` as whole seconds: a number, or a string of ASCII digits; None when absent or odd."""
-    from chalicelib.http import parse_id
-
     finite = isinstance(value, float) and math.isfinite(value)
     # ints and ASCII digits only: not "١٢", "²" or 4,301-digit strings
     seconds = int(value) if finite else parse_id(value)
@@ -168,7 +166,7 @@ def authorization_url(
     code_challenge: str | None,
 ) -> str:
     """Where the user authorizes: the provider's authorization URL with every parameter it needs."""
-    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri  # authlib, on first use (cold start)
 
     extra: dict[str, str] = dict(auth.get("authorizationParams", {}))
     if code_challenge:
@@ -181,9 +179,7 @@ def authorization_url(
 
 def new_pkce_pair() -> tuple[str, str]:
     """A PKCE code verifier and its S256 challenge."""
-    import secrets
-
-    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge  # authlib, on first use (cold start)
 
     verifier = secrets.token_urlsafe(48)
     return verifier, create_s256_code_challenge(verifier)

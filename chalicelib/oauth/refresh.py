@@ -1,9 +1,10 @@
 """The one function that refreshes a stored OAuth 2 credential.
 
 The refresh endpoints, the proxy, the broker's credential fetch and the scheduled sweep all call
-:func:`refresh`. It leases the record with a conditional write, re-reads it under the lease (another
-caller may have refreshed it a moment ago), calls the provider only if still needed, stores the
-result and releases the lease, so concurrent callers cause exactly one provider call. A forced refresh
+:func:`refresh`. It leases the record with a conditional update that returns the record as stored
+(another caller may have refreshed it a moment ago), calls the provider only if still needed, and
+stores the result over the record it leased, releasing the lease in the same write: two DynamoDB
+calls, so concurrent callers cause exactly one provider call. A forced refresh
 within ``REFRESH_COALESCE_SECONDS`` of the last successful one returns that one instead of calling the
 provider again, so a client looping on a refresh endpoint cannot hammer the provider. A failure keeps
 the old tokens, records the error and the attempt count, and backs off; a refresh token the provider
@@ -17,9 +18,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from chalicelib import observability
+from chalicelib import deadline, observability
 from chalicelib.errors import KeyportError, Unprocessable
+from chalicelib.oauth import grants, oauth2
 from chalicelib.oauth.oauth2 import TokenError
+from chalicelib.settings import get_settings
 
 LEASE_MS = 30_000
 WAIT_SECONDS = 12.0
@@ -59,7 +62,12 @@ class Held:
 
 
 class Store(Protocol):
-    """What :func:`refresh` needs from the table holding a kind of credential."""
+    """What :func:`refresh` needs from the table holding a kind of credential.
+
+    Each kind's store (``integrations.refresh_store``, ``broker.refresh_store``) implements it over its
+    own table, with the due index of :mod:`chalicelib.oauth.due` and the client lookup of
+    :mod:`chalicelib.oauth.providers`.
+    """
 
     def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
         """Take the lease and return the record as stored; None while another caller holds it."""
@@ -70,8 +78,10 @@ class Store(Protocol):
     def provider(self, key: str, held: Held) -> tuple[dict[str, Any], str, str]:
         """The integration ``auth`` section, client id and client secret to refresh with."""
 
-    def save(self, key: str, lease_id: str, secret: dict[str, Any], expires_at: int | None, now: int) -> Held:
-        """Store refreshed tokens, clear any failure and release the lease."""
+    def save(
+        self, key: str, lease_id: str, held: Held, secret: dict[str, Any], expires_at: int | None, now: int
+    ) -> Held:
+        """Store refreshed tokens over ``held`` (as leased: no read), clear any failure, release the lease."""
 
     def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
         """Record a failure (``retry_at`` None: never retry) and release the lease."""
@@ -110,8 +120,6 @@ def refresh(
     last successful one returns that one; concurrent forced refreshes share the one holding the lease.
     """
     if coalesce_ms is None:
-        from chalicelib.settings import get_settings
-
         coalesce_ms = get_settings().refresh_coalesce_seconds * 1000
     rules = _Rules(force, seen_updated_at, buffer_ms, coalesce_ms)
     lease_id = uuid.uuid4().hex
@@ -143,16 +151,10 @@ def _refresh_held(store: Store, key: str, lease_id: str, held: Held, rules: _Rul
     if rules.done(held, now):
         store.release(key, lease_id)
         return held
-    refresh_token = held.secret.get("refreshToken")
-    from chalicelib.oauth import oauth2
-
     try:
         auth, client_id, client_secret = store.provider(key, held)
-        if isinstance(refresh_token, str) and refresh_token:
-            token = oauth2.refresh(auth, client_id, client_secret, refresh_token)
-        elif auth.get("grantType") == "client_credentials":
-            token = oauth2.client_credentials(auth, client_id, client_secret, held.secret.get("scope"))
-        else:
+        token = grants.renew(auth, client_id, client_secret, held.secret)
+        if token is None:
             raise RefreshMissing("This authentication has no refresh token; reconnect it to get a new one.")
     except TokenError as e:
         retry_at = None if e.definitive else now + backoff_ms(held.attempts + 1)
@@ -162,7 +164,7 @@ def _refresh_held(store: Store, key: str, lease_id: str, held: Held, rules: _Rul
     secret = oauth2.payload_from_token(token, held.secret, now)
     expires_in = secret.get("expiresIn")
     expires_at = now + int(expires_in) * 1000 if isinstance(expires_in, int) else None
-    stored = store.save(key, lease_id, secret, expires_at, now)
+    stored = store.save(key, lease_id, held, secret, expires_at, now)
     stored.refreshed = True
     observability.metric("RefreshSucceeded")
     return stored
@@ -194,8 +196,6 @@ def recently_refreshed(held: Held, now: int, window_ms: int) -> bool:
 
 def _wait_seconds() -> float:
     """How long to wait for another caller's lease: bounded by the request's deadline, if any."""
-    from chalicelib import deadline
-
     left = deadline.remaining()
     if left is None:
         return WAIT_SECONDS

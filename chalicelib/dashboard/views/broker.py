@@ -9,12 +9,12 @@ from chalicelib.errors import KeyportError, NotFound
 
 
 def broker_page(ctx: Ctx) -> Response:
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
     error = None
     if ctx.posted:
         try:
-            created = service.create_customer({"name": ctx.form.get("name", "")})
+            created = admin.create_customer({"name": ctx.form.get("name", "")})
         except KeyportError as e:
             error = e
         else:
@@ -28,7 +28,7 @@ def broker_page(ctx: Ctx) -> Response:
                 next_url=ctx.url("broker", "customers", created["id"]),
                 next_label="Open the customer",
             )
-    listed = service.list_customers(PAGE_SIZE, ctx.query("cursor") or None)
+    listed = admin.list_customers(PAGE_SIZE, ctx.query("cursor") or None)
     return ctx.show(
         "broker.html",
         error.status if error else 200,
@@ -40,12 +40,12 @@ def broker_page(ctx: Ctx) -> Response:
 
 
 def customer_page(ctx: Ctx, customer_id: str) -> Response:
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
     error = None
     if ctx.posted:
         try:
-            created = service.create_instance(customer_id, {"name": ctx.form.get("name", "")})
+            created = admin.create_instance(customer_id, {"name": ctx.form.get("name", "")})
         except KeyportError as e:
             if isinstance(e, NotFound):
                 raise
@@ -61,8 +61,8 @@ def customer_page(ctx: Ctx, customer_id: str) -> Response:
                 next_url=ctx.url("broker", "customers", customer_id),
                 next_label="Back to the customer",
             )
-    view = service.get_customer(customer_id)
-    listed = service.list_instances(customer_id, PAGE_SIZE, ctx.query("cursor") or None)
+    view = admin.get_customer(customer_id)
+    listed = admin.list_instances(customer_id, PAGE_SIZE, ctx.query("cursor") or None)
     return ctx.show(
         "customer.html",
         error.status if error else 200,
@@ -75,10 +75,10 @@ def customer_page(ctx: Ctx, customer_id: str) -> Response:
 
 
 def customer_rotate(ctx: Ctx, customer_id: str) -> Response:
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
     if not ctx.posted:
-        view = service.get_customer(customer_id)
+        view = admin.get_customer(customer_id)
         return confirm(
             ctx,
             title="Rotate this customer's API key?",
@@ -87,7 +87,7 @@ def customer_rotate(ctx: Ctx, customer_id: str) -> Response:
             button="Rotate key",
             cancel=ctx.url("broker", "customers", customer_id),
         )
-    rotated = service.rotate_customer_key(customer_id)
+    rotated = admin.rotate_customer_key(customer_id)
     return secret_once(
         ctx,
         nav="broker",
@@ -101,10 +101,10 @@ def customer_rotate(ctx: Ctx, customer_id: str) -> Response:
 
 
 def customer_delete(ctx: Ctx, customer_id: str) -> Response:
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
     if not ctx.posted:
-        view = service.get_customer(customer_id)
+        view = admin.get_customer(customer_id)
         return confirm(
             ctx,
             title="Delete this customer?",
@@ -114,15 +114,15 @@ def customer_delete(ctx: Ctx, customer_id: str) -> Response:
             button="Delete customer",
             cancel=ctx.url("broker", "customers", customer_id),
         )
-    service.delete_customer(customer_id)
+    admin.delete_customer(customer_id)
     return ctx.back("broker", notice="customer_deleted")
 
 
 def instance_rotate(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
     if not ctx.posted:
-        view = service.get_instance(customer_id, instance_id)
+        view = admin.get_instance(customer_id, instance_id)
         return confirm(
             ctx,
             title="Rotate this instance's proxy key?",
@@ -131,7 +131,7 @@ def instance_rotate(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
             button="Rotate key",
             cancel=ctx.url("broker", "customers", customer_id),
         )
-    rotated = service.rotate_instance_key(customer_id, instance_id)
+    rotated = admin.rotate_instance_key(customer_id, instance_id)
     return secret_once(
         ctx,
         nav="broker",
@@ -145,10 +145,10 @@ def instance_rotate(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
 
 
 def instance_delete(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
-    from chalicelib.broker import service
+    from chalicelib.broker import admin
 
     if not ctx.posted:
-        view = service.get_instance(customer_id, instance_id)
+        view = admin.get_instance(customer_id, instance_id)
         return confirm(
             ctx,
             title="Delete this instance?",
@@ -157,5 +157,5 @@ def instance_delete(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
             button="Delete instance",
             cancel=ctx.url("broker", "customers", customer_id),
         )
-    service.delete_instance(customer_id, instance_id)
+    admin.delete_instance(customer_id, instance_id)
     return ctx.back("broker", "customers", customer_id, notice="instance_deleted")

@@ -88,14 +88,14 @@ def _when(value: str | None) -> int | None:
 
 def _health(view: dict[str, Any], definition: dict[str, Any], now: int) -> dict[str, Any]:
     """Refresh health as text and tone: what the refresh bookkeeping says, and when the next refresh is due."""
-    from chalicelib.integrations import service
+    from chalicelib.oauth import due, grants
 
     refresh = view["refresh"]
-    renewable = service.renewable(definition, view["payload"])
+    renewable = grants.renewable(definition, view["payload"])
     expires = _when(view["expires_at"])
     next_refresh: int | None = _when(refresh["next_attempt_at"])
     if next_refresh is None and renewable and expires is not None:
-        next_refresh = expires - service.buffer_ms(definition)
+        next_refresh = expires - due.buffer_ms(definition)
     if refresh["needs_reconnect"]:
         status, tone = "Needs reconnect", "bad"
     elif refresh["attempts"]:

@@ -192,10 +192,10 @@ def test_a_saved_configuration_is_stored_and_shown_masked_as_the_api_masks_it(cl
         "scopes": "repo",
     }
     assert post(client, f"/dashboard/integrations/github/configurations/{setup_id}", form, cookie).status_code == 303
-    from chalicelib.integrations import repository, service
+    from chalicelib.oauth import providers
 
-    stored = repository.get_configuration(setup_id)
-    assert stored is not None and service.client_credentials(stored) == (CLIENT_ID, CLIENT_SECRET)
+    stored = providers.configuration(setup_id)
+    assert stored is not None and providers.client_credentials(stored) == (CLIENT_ID, CLIENT_SECRET)
 
 
 def test_the_api_validation_error_is_shown_beside_the_field(client: Client) -> None:
@@ -262,6 +262,6 @@ def test_a_definition_nested_too_deep_is_refused_beside_the_field(client: Client
     response = post(client, "/dashboard/new-integration", form, cookie)
     assert response.status_code == 400
     assert "This is not valid JSON" in text(response)
-    from chalicelib.integrations import repository
+    from chalicelib.oauth import providers
 
-    assert repository.get_custom_integration("deep") is None
+    assert providers.custom_definition("deep") is None

@@ -85,7 +85,7 @@ def test_a_second_sweep_finds_nothing_left_to_do(
 def test_the_sweep_reads_the_due_index_and_never_scans(
     client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
 ) -> None:
-    from chalicelib.integrations.service import DUE_SHARDS
+    from chalicelib.oauth.due import DUE_SHARDS
 
     acme(DUE_LIFETIME)
     acme(LATER_LIFETIME)
