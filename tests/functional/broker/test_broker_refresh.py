@@ -204,3 +204,35 @@ def test_the_scheduled_sweep_refreshes_broker_connections(
     assert provider.calls() == 1
     assert api.connection(world["customer"], connection["id"])["status"] == "active"
     assert _oauth2_other["status"] == "active"
+
+
+def test_a_sweep_refresh_of_a_connection_makes_two_dynamodb_calls(
+    api: BrokerApi, world: dict[str, Any], provider: OAuthServer
+) -> None:
+    from chalicelib.broker.models import Connection
+    from chalicelib.broker.refresh_store import SWEEP_SOURCE
+    from chalicelib.jobs import refresh_sweep
+    from tests.support.aws_calls import counting_dynamodb_calls, on_table
+
+    due = 3
+    for n in range(due):
+        connection = api.new_connection(
+            world["customer"],
+            provider=PROVIDER,
+            name=f"mailbox-{n}",
+            auth_type="oauth2",
+            credentials={"access_token": "old", "refresh_token": f"r{n}", "client_id": "cid", "client_secret": "cs"}
+            | {"expires_in": 60},
+        )
+        assert api.grant(world["customer"], connection["id"], world["instance"]["id"], ["send_mail"]).status == 201
+
+    with counting_dynamodb_calls() as calls:
+        report = refresh_sweep.run(lambda: 10**6, only=[SWEEP_SOURCE])
+
+    assert (report.refreshed, report.failed) == (due, 0)
+    assert provider.calls() == due
+    connections = on_table(calls, Connection.Meta.table_name)
+    connections.pop("Query")  # the due index: the sweep's, not a refresh's
+    # The lease, then one transaction rewriting the connection and its grant's copy.
+    assert connections == {"UpdateItem": due, "TransactWriteItems": due}
+    assert sum(connections.values()) / due == 2
