@@ -15,6 +15,7 @@ from chalicelib.settings import get_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from botocore.client import BaseClient
+    from botocore.session import Session
 
 # Every AWS service Keyport calls (PynamoDB's DynamoDB included): the Lambda package ships botocore's models
 # of these only (infra/package_zip.py), and tests/unit/test_package_zip.py finds every client the code makes here.
@@ -23,6 +24,7 @@ SERVICES = frozenset({"apigatewaymanagementapi", "dynamodb", "kms", "lambda", "s
 _lock = threading.Lock()
 _clients: dict[str, BaseClient] = {}
 _injected: dict[str, Any] = {}
+_session: Session | None = None  # made by the first client, under _lock (botocore sessions are not thread-safe)
 _metas: list[type] = []
 
 
@@ -47,9 +49,13 @@ def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
 
     if service not in SERVICES:
         raise ValueError(f"{service} is not in aws.SERVICES: the Lambda package would not ship its model")
+    global _session
     settings = get_settings()
     deadline.install()  # before the session: its built-in handlers are copied when it is created
-    session = botocore.session.get_session()
+    if _session is None:
+        # One session for every client: one loader, so botocore's endpoints and models are read once per process.
+        _session = botocore.session.get_session()
+    session = _session
     if service == "lambda" and endpoint_url is None:
         endpoint_url = settings.lambda_endpoint_url  # locally: the gateway emulates Invoke
     # Small timeouts and few attempts; on a request path each attempt is bounded by the deadline too.
@@ -111,9 +117,11 @@ def _bind(meta: Any) -> None:
 
 def reset() -> None:
     """Drop every cached client and table connection, and rebind tables to the current settings."""
+    global _session
     with _lock:
         _clients.clear()
         _injected.clear()
+        _session = None
     for meta in _metas:
         _bind(meta)
     if _metas:
@@ -142,7 +150,7 @@ def all_models() -> list[Any]:
     pending = list(Model.__subclasses__())
     while pending:
         model = pending.pop()
-        if getattr(model.Meta, "aggregate", None):
+        if getattr(getattr(model, "Meta", None), "aggregate", None):  # not chalicelib.dynamo.Model itself
             found.append(model)
         pending.extend(model.__subclasses__())
     return sorted(found, key=lambda m: m.Meta.table_name)

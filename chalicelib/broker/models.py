@@ -18,9 +18,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 
 
 class CustomersByKey(GlobalSecondaryIndex["Customer"]):

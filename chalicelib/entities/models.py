@@ -10,9 +10,9 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 
 # --- groups and users ------------------------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 
 
 class IdempotencyRecord(Model):

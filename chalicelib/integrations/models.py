@@ -11,9 +11,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 from chalicelib.oauth.models import Configuration, CustomIntegration  # noqa: F401  (served by this API, declared lower)
 
 

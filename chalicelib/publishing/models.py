@@ -16,9 +16,9 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 
 # Constant partitions: every item of a kind carries one in ``listed`` (the superuser's lists), and every
 # item with a queued or running job carries JOB_SHARD in ``job_shard`` (the stuck-job sweep's index).

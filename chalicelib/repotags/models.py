@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import BinaryAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 
 # Every user item carries this in ``listed``: the operator's list of users is one index partition.
 USER_LIST = "user"
