@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import web
+from botocore.exceptions import ClientError
 
 __all__ = ["BucketSite"]
 
@@ -83,8 +84,6 @@ class BucketSite:
         return web.Response(status=200, body=body, headers=headers)
 
     def _read(self, key: str, head_only: bool) -> tuple[bytes, dict[str, Any]] | None:
-        from botocore.exceptions import ClientError
-
         try:
             if head_only:
                 return b"", self.s3.head_object(Bucket=self.bucket, Key=key)

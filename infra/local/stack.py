@@ -20,7 +20,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from infra.local.cdn import BucketSite
 from infra.local.emulator import Emulator
+from infra.local.gateway import LocalGateway
+from infra.local.workers import WorkerPool, default_pool_size
 
 log = logging.getLogger("keyport.local")
 
@@ -72,6 +75,7 @@ def configure_environment(
     url = f"http://{host}:{port}"
     os.environ.update(_environment(emulator.endpoint, url, secret_key, publish_url))
     os.environ.pop("AWS_PROFILE", None)
+    # Keyport's own modules are imported once the environment points them at the emulator.
     from chalicelib import aws
     from chalicelib.settings import clear_settings
 
@@ -106,15 +110,11 @@ def banner(stack: LocalStack) -> str:
 
 async def serve(port: int, host: str) -> None:
     """Run the stack until SIGINT or SIGTERM."""
-    from infra.local.workers import WorkerPool, default_pool_size
-
     emulator = Emulator(int(os.environ.get("MOTO_PORT", "0")))  # starts now; awaited below
     pool: WorkerPool | None = None
-    site: Any = None
-    gateway: Any = None
+    site: BucketSite | None = None
+    gateway: LocalGateway | None = None
     try:
-        from infra.local.cdn import BucketSite
-
         site = BucketSite("", None, host=host, port=int(os.environ.get("PUBLISH_PORT", "0")))
         await site.start()
         _emulator, stack = configure_environment(port, host, emulator=emulator, publish_url=site.url)
@@ -128,10 +128,10 @@ async def serve(port: int, host: str) -> None:
         await loop.run_in_executor(None, emulator.wait)
         created = await loop.run_in_executor(None, _bootstrap)
         log.info("tables ready: %s", ", ".join(created["tables"]))
+        # The app is imported once the environment points it at the emulator (its import reads LOG_LEVEL).
         from app import app
         from chalicelib import aws
         from chalicelib.settings import get_settings
-        from infra.local.gateway import LocalGateway
 
         site.bucket = get_settings().publish_bucket
         site.s3 = aws.client("s3")
@@ -157,7 +157,7 @@ async def serve(port: int, host: str) -> None:
 
 
 def _bootstrap() -> dict[str, Any]:
-    from infra.local.bootstrap import bootstrap
+    from infra.local.bootstrap import bootstrap  # Keyport's modules: once the environment is set
 
     return bootstrap()
 

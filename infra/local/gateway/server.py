@@ -9,6 +9,7 @@ import time
 from typing import Any
 from urllib.parse import unquote
 
+import boto3
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 
@@ -107,8 +108,6 @@ class LocalGateway(RestApi, WebSocketApi, LambdaInvokeApi, ScheduleRunner):
         if session is not None:
             api.session = session
         elif api.session is None:
-            import boto3
-
             api.session = boto3.session.Session(region_name=aws_region())
         api._endpoint = self.management_endpoint
         api._client = None
