@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pynamodb.attributes import BinaryAttribute, JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from chalicelib.aws import table_meta
+from chalicelib.dynamo import Model
 
 
 class CustomIntegrationsListed(GlobalSecondaryIndex["CustomIntegration"]):
