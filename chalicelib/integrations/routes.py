@@ -6,9 +6,11 @@ from types import ModuleType
 
 from chalice.app import Response
 
+from chalicelib.errors import KeyportError
 from chalicelib.http import int_query, json_object, json_response, query, query_dict, query_pairs
-from chalicelib.operators import require_secret_key
+from chalicelib.operators import require_proxy_caller, require_secret_key
 from chalicelib.services import blueprint
+from chalicelib.settings import get_settings
 
 bp = blueprint(__name__)
 
@@ -18,7 +20,7 @@ PAGE_DEFAULT, PAGE_MAX = 25, 100
 def _authorized() -> ModuleType:
     """Check the secret key; the service module, imported on first use to keep cold starts small."""
     require_secret_key(bp.current_request)
-    from chalicelib.integrations import service
+    from chalicelib.integrations import service  # on first use (cold start)
 
     return service
 
@@ -134,8 +136,6 @@ def refresh_authentication(integration: str, auth_id: str) -> Response:
 
 def callback_url() -> str:
     """The one callback URL of every integration: a setting, or derived from this request."""
-    from chalicelib.settings import get_settings
-
     settings = get_settings()
     if settings.callback_url:
         return settings.callback_url
@@ -150,8 +150,7 @@ def callback_url() -> str:
 
 
 def _connect(step: str, integration: str | None = None) -> Response:
-    from chalicelib.errors import KeyportError
-    from chalicelib.integrations import connect
+    from chalicelib.integrations import connect  # on first use (cold start)
 
     try:
         if step == "start":
@@ -186,8 +185,6 @@ PROXY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
 
 def _proxy(integration: str) -> Response:
-    from chalicelib.errors import KeyportError
-
     try:
         return _forward(integration)
     except KeyportError as e:
@@ -196,8 +193,7 @@ def _proxy(integration: str) -> Response:
 
 
 def _forward(integration: str) -> Response:
-    from chalicelib.integrations import proxy
-    from chalicelib.operators import require_proxy_caller
+    from chalicelib.integrations import proxy  # on first use (cold start)
 
     request = bp.current_request
     require_proxy_caller(request)
@@ -215,8 +211,6 @@ def _forward(integration: str) -> Response:
 
 def _cors_headers() -> dict[str, str]:
     """Browsers call the proxy with the publishable key (pizzly-js): allow the configured origins."""
-    from chalicelib.settings import get_settings
-
     origin = bp.current_request.headers.get("origin", "")
     allowed = get_settings().allowed_origins
     if not origin or (allowed and origin not in allowed):
