@@ -7,26 +7,37 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 
+def _text(name: str, default: str = "") -> str:
+    """A string setting. Every reader below goes through this one: blanks stripped, empty means the default."""
+    return os.environ.get(name, "").strip() or default
+
+
+def _optional(name: str) -> str | None:
+    return _text(name) or None
+
+
 def _flag(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    value = _text(name)
+    return value.lower() in {"1", "true", "yes", "on"} if value else default
 
 
 def _int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
+    value = _text(name)
     return int(value) if value else default
 
 
 def _float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
+    value = _text(name)
     return float(value) if value else default
 
 
-def _optional(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
+def _list(name: str) -> tuple[str, ...]:
+    """A comma-separated setting, blank items dropped."""
+    return tuple(item.strip() for item in _text(name).split(",") if item.strip())
+
+
+def _region() -> str:
+    return _text("AWS_REGION") or _text("AWS_DEFAULT_REGION", "us-east-1")
 
 
 @dataclass(frozen=True)
@@ -94,12 +105,12 @@ class Settings:
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings, read on first use."""
-    stage = os.environ.get("STAGE", "dev").strip() or "dev"
+    stage = _text("STAGE", "dev")
     return Settings(
         stage=stage,
-        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        table_prefix=os.environ.get("TABLE_PREFIX", "").strip() or f"keyport-{stage}",
-        kms_key_id=os.environ.get("KMS_KEY_ID", "").strip() or f"alias/keyport-{stage}",
+        region=_region(),
+        table_prefix=_text("TABLE_PREFIX", f"keyport-{stage}"),
+        kms_key_id=_text("KMS_KEY_ID", f"alias/keyport-{stage}"),
         aws_endpoint_url=_optional("AWS_ENDPOINT_URL"),
         secret_key=_optional("SECRET_KEY"),
         publishable_key=_optional("PUBLISHABLE_KEY"),
@@ -109,15 +120,15 @@ def get_settings() -> Settings:
         public_url=_optional("PUBLIC_URL"),
         callback_url=_optional("CALLBACK_URL"),
         refresh_buffer_seconds=_int("REFRESH_BUFFER_SECONDS", 15 * 60),
-        outbound_timeout_seconds=float(_int("OUTBOUND_TIMEOUT_SECONDS", 10)),
+        outbound_timeout_seconds=_float("OUTBOUND_TIMEOUT_SECONDS", 10.0),
         data_key_max_age_seconds=_int("DATA_KEY_MAX_AGE_SECONDS", 300),
         data_key_max_uses=_int("DATA_KEY_MAX_USES", 1000),
         hash_key=_hash_key(),
         lambda_endpoint_url=_optional("LAMBDA_ENDPOINT_URL"),
         websocket_management_url=_optional("WEBSOCKET_MANAGEMENT_URL"),
-        function_prefix=os.environ.get("FUNCTION_PREFIX", "").strip() or f"keyport-{stage}-",
-        allowed_origins=tuple(o.strip() for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o.strip()),
-        github_api_url=(os.environ.get("GITHUB_API_URL", "").strip() or "https://api.github.com").rstrip("/"),
+        function_prefix=_text("FUNCTION_PREFIX", f"keyport-{stage}-"),
+        allowed_origins=_list("ALLOWED_ORIGINS"),
+        github_api_url=_text("GITHUB_API_URL", "https://api.github.com").rstrip("/"),
         github_recheck_seconds=_int("GITHUB_RECHECK_SECONDS", 3600),
         publish_bucket=_publish_bucket(stage),
         preview_base_url=_publish_url("PREVIEW_BASE_URL", stage, "preview"),
@@ -145,7 +156,7 @@ def get_settings() -> Settings:
 
 
 def _publish_bucket(stage: str) -> str:
-    return os.environ.get("PUBLISH_BUCKET", "").strip() or f"keyport-{stage}-publish"
+    return _text("PUBLISH_BUCKET", f"keyport-{stage}-publish")
 
 
 def _publish_url(name: str, stage: str, prefix: str) -> str:
@@ -155,7 +166,7 @@ def _publish_url(name: str, stage: str, prefix: str) -> str:
         return explicit.rstrip("/")
     bucket = _publish_bucket(stage)
     endpoint = _optional("AWS_ENDPOINT_URL")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = _region()
     bucket_url = f"{endpoint.rstrip('/')}/{bucket}" if endpoint else f"https://{bucket}.s3.{region}.amazonaws.com"
     return f"{bucket_url}/{prefix}"
 
@@ -164,7 +175,7 @@ def _hash_key() -> bytes:
     """The key of keyed hashes (HASH_KEY, else derived from SECRET_KEY; rotating it only forces re-checks)."""
     import hashlib
 
-    explicit = os.environ.get("HASH_KEY", "").strip()
+    explicit = _text("HASH_KEY")
     if explicit:
         return explicit.encode()
     return hashlib.sha256(b"keyport-hash-key|" + os.environ.get("SECRET_KEY", "").encode()).digest()
