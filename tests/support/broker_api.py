@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.answers import JsonAnswer
 
 ISO_MS_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -35,14 +36,8 @@ CONNECTION_FIELDS = {
 GRANT_FIELDS = {"capabilities", "connection_id", "granted_at", "id", "instance_id"}
 
 
-@dataclass
-class Answer:
-    """One HTTP answer: status, headers and the decoded JSON body (None when empty)."""
-
-    status: int
-    headers: dict[str, Any]
-    body: Any
-    raw: bytes
+class Answer(JsonAnswer):
+    """An answer of the broker, or of the operators' routes."""
 
     def detail(self) -> Any:
         """The ``detail`` of a broker error body, checking the body has exactly that shape."""
@@ -54,12 +49,6 @@ class Answer:
         assert isinstance(self.body, dict) and set(self.body) == {"error"}, self.body
         assert set(self.body["error"]) == {"type", "message"}, self.body
         return self.body["error"]["type"], self.body["error"]["message"]
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name.lower():
-                return str(value)
-        return None
 
 
 @dataclass

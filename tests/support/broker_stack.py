@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.support.moto_stack import create_tables, moto_aws, reread_settings
+
 
 def broker_models() -> list[Any]:
     """The tables the broker reads and writes (custom integrations and configurations for refreshing)."""
@@ -24,27 +26,9 @@ def broker_models() -> list[Any]:
 @contextmanager
 def broker_aws() -> Iterator[None]:
     """moto with the broker's tables and Keyport's KMS key, for as long as the block runs."""
-    from moto import mock_aws
-
-    from chalicelib import aws, catalog, crypto
-    from chalicelib.settings import clear_settings, get_settings
-    from infra.local.bootstrap import create_key
-
-    clear_settings()
-    get_settings()  # read outside any request (the test client patches in the dev stage's variables)
-    catalog.forget_custom()
-    with mock_aws():
-        aws.reset()
-        crypto.keyring.clear()
-        for model in broker_models():
-            model.create_table(billing_mode="PAY_PER_REQUEST")
-        create_key()
-        try:
-            yield
-        finally:
-            aws.reset()
-            crypto.keyring.clear()
-            catalog.forget_custom()
+    reread_settings()  # here, outside any request (the test client patches in the dev stage's variables)
+    with moto_aws(lambda: create_tables(broker_models())):
+        yield
 
 
 def empty_broker_tables() -> None:

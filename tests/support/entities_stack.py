@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.moto_stack import create_tables, moto_aws, reread_settings
 
 ADMIN = {"Authorization": "Basic " + base64.b64encode(f"{TEST_SECRET_KEY}:".encode()).decode()}
 JSON = {"Content-Type": "application/json"}
@@ -31,21 +32,9 @@ def entity_models() -> list[Any]:
 @contextmanager
 def entities_aws() -> Iterator[None]:
     """moto with the entity store's tables, for as long as the block runs."""
-    from moto import mock_aws
-
-    from chalicelib import aws
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
-    with mock_aws():
-        aws.reset()
-        for model in entity_models():
-            model.create_table(billing_mode="PAY_PER_REQUEST")
-        try:
-            yield
-        finally:
-            aws.reset()
+    reread_settings()
+    with moto_aws(lambda: create_tables(entity_models(), key=False)):
+        yield
 
 
 def empty_entity_tables() -> None:

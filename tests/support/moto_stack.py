@@ -56,29 +56,45 @@ def set_env(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
 
 
 @contextmanager
-def integrations_aws(models: Models = integration_models) -> Iterator[None]:
-    """moto with the integrations tables (or ``models``) and Keyport's KMS key, while the block runs."""
+def moto_aws(create: Callable[[], object]) -> Iterator[None]:
+    """moto for every AWS call while the block runs, holding what ``create`` makes (tables, the key...).
+
+    The process's AWS clients, cached data keys and custom integrations are forgotten on the way in and
+    out: a client made before the mock would escape it, and one made inside must not outlive it.
+    """
     from moto import mock_aws
 
     from chalicelib import aws, catalog, crypto
-    from chalicelib.settings import clear_settings, get_settings
-    from infra.local.bootstrap import create_key
 
-    clear_settings()
-    get_settings()  # read here, outside any request (the test client patches in the dev stage's variables)
     catalog.forget_custom()
     with mock_aws():
         aws.reset()
         crypto.keyring.clear()
-        for model in models():
-            model.create_table(billing_mode="PAY_PER_REQUEST")  # moto tables are usable at once
-        create_key()
+        create()
         try:
             yield
         finally:
             aws.reset()
             crypto.keyring.clear()
             catalog.forget_custom()
+
+
+def create_tables(models: list[Any], *, key: bool = True) -> None:
+    """Create the tables of ``models`` (moto tables are usable at once) and, unless not ``key``, the KMS key."""
+    from infra.local.bootstrap import create_key
+
+    for model in models:
+        model.create_table(billing_mode="PAY_PER_REQUEST")
+    if key:
+        create_key()
+
+
+@contextmanager
+def integrations_aws(models: Models = integration_models) -> Iterator[None]:
+    """moto with the integrations tables (or ``models``) and Keyport's KMS key, while the block runs."""
+    reread_settings()  # here, outside any request (the test client patches in the dev stage's variables)
+    with moto_aws(lambda: create_tables(models())):
+        yield
 
 
 def empty_tables(models: Models = integration_models) -> None:

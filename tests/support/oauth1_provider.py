@@ -56,7 +56,8 @@ from oauthlib.oauth1 import (
 )
 from oauthlib.oauth1.rfc5849 import errors as oauth1_errors
 from oauthlib.oauth1.rfc5849 import signature as oauth1_signature
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.support.local_wsgi import ServedLocally
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 SIGNATURE_METHODS = ("HMAC-SHA1", "PLAINTEXT", "RSA-SHA1")
@@ -256,16 +257,12 @@ class _Validator(RequestValidator):
         return item.secret if item is not None and item.client_key == client_key else "dummy-access-secret"
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-class OAuth1Provider:
+class OAuth1Provider(ServedLocally):
     """An OAuth 1.0a provider and signed API on 127.0.0.1 (see the module docstring)."""
 
+    thread_name = "oauth1-provider"
+
     def __init__(self) -> None:
-        self.base_url = ""
         self.requests: list[RecordedRequest] = []
         self.request_tokens: dict[str, str] = {}
         self.callbacks: dict[str, str] = {}
@@ -280,34 +277,7 @@ class OAuth1Provider:
         self._authorization_endpoint = AuthorizationEndpoint(validator)
         self._access_token_endpoint = AccessTokenEndpoint(validator)
         self._resource_endpoint = ResourceEndpoint(validator)
-        self._server: BaseWSGIServer | None = None
         self.app = self._make_app()
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Serve on an ephemeral port of 127.0.0.1 in a daemon thread; the base URL."""
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
-        server = self._server
-        threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="oauth1-provider", daemon=True
-        ).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> OAuth1Provider:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- set-up ------------------------------------------------------------------------------------
 

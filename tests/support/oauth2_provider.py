@@ -63,7 +63,8 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import Flask, Response, request
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from tests.support.local_wsgi import ServedLocally
 
 # The server runs on plain http://127.0.0.1; authlib refuses non-TLS requests unless told otherwise.
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -311,13 +312,10 @@ class _BearerValidator(BearerTokenValidator):
         return self.provider._find_access(token_string)
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-class OAuth2Provider:
+class OAuth2Provider(ServedLocally):
     """An OAuth 2 authorization server and bearer-protected API on 127.0.0.1 (see the module docstring)."""
+
+    thread_name = "oauth2-provider"
 
     def __init__(self, *, access_token_lifetime: int = 3600, rotate_refresh_tokens: bool = True) -> None:
         self.access_token_lifetime = access_token_lifetime
@@ -326,7 +324,6 @@ class OAuth2Provider:
         self.token_requests: list[TokenRequest] = []
         self.api_requests: list[ApiRequest] = []
         self.authorization_requests: list[dict[str, str]] = []
-        self.base_url = ""
         self._lock = threading.RLock()
         self._clients: dict[str, _Client] = {}
         self._codes: dict[str, _AuthorizationCode] = {}
@@ -334,36 +331,7 @@ class OAuth2Provider:
         self._refresh: dict[str, _RefreshToken] = {}
         self._deny_next = False
         self._failures: list[tuple[int, dict[str, Any] | None]] = []
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self.app = self._make_app()
-
-    # --- lifecycle ---------------------------------------------------------------------------------
-
-    def start(self) -> str:
-        """Serve on an ephemeral port of 127.0.0.1 in a daemon thread; the base URL."""
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
-        self.base_url = f"http://127.0.0.1:{self._server.server_port}"
-        server = self._server
-        self._thread = threading.Thread(
-            target=lambda: server.serve_forever(poll_interval=0.05), name="oauth2-provider", daemon=True
-        )
-        self._thread.start()
-        return self.base_url
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> OAuth2Provider:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # --- set-up and controls -----------------------------------------------------------------------
 

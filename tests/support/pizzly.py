@@ -9,10 +9,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.answers import JsonAnswer
 
 ISO_MS_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -22,14 +22,8 @@ def basic(username: str, password: str = "") -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
-@dataclass
-class Answer:
-    """One HTTP answer: status, headers (as the test client gives them) and the decoded JSON body."""
-
-    status: int
-    headers: dict[str, Any]
-    body: Any
-    raw: bytes
+class Answer(JsonAnswer):
+    """An answer of the integrations API."""
 
     def error(self) -> tuple[str, str]:
         """(type, message) of a Pizzly error body, checking the body has exactly that shape."""
@@ -37,12 +31,6 @@ class Answer:
         assert set(self.body["error"]) == {"type", "message"}, self.body
         assert isinstance(self.body["error"]["message"], str) and self.body["error"]["message"]
         return self.body["error"]["type"], self.body["error"]["message"]
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers.items():
-            if key.lower() == name.lower():
-                return str(value)
-        return None
 
 
 class PizzlyApi:

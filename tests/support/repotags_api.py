@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.github_server import GithubStandIn, github_stand_in
+from tests.support.moto_stack import create_tables, moto_aws, reread_settings
 
 REPOTAGS_TABLES = ("users", "tokens", "claims", "tags", "repos", "assocs")
 
@@ -93,26 +94,11 @@ def repotags_aws() -> Iterator[None]:
     repo tags tests need six tables, made once per module and emptied before each test by
     :func:`empty_tables`.
     """
-    from moto import mock_aws
-
-    from chalicelib import aws, crypto
     from chalicelib.repotags.models import Assoc, Claim, Repo, Tag, Token, User
-    from chalicelib.settings import clear_settings, get_settings
-    from infra.local.bootstrap import create_key
 
-    clear_settings()
-    get_settings()
-    with mock_aws():
-        aws.reset()
-        crypto.keyring.clear()
-        for model in (User, Token, Claim, Tag, Repo, Assoc):
-            model.create_table(billing_mode="PAY_PER_REQUEST")  # moto tables are usable at once
-        create_key()
-        try:
-            yield
-        finally:
-            aws.reset()
-            crypto.keyring.clear()
+    reread_settings()
+    with moto_aws(lambda: create_tables([User, Token, Claim, Tag, Repo, Assoc])):
+        yield
 
 
 @contextmanager
@@ -205,7 +191,11 @@ def dynamodb_operations() -> Iterator[list[str]]:
     def record(model: Any, **_: Any) -> None:
         seen.append(model.name)
 
-    clients = [m._get_connection().connection.client for m in (User, Token, Claim, Tag, Repo, Assoc)]
+    clients: list[Any] = []  # each once: the models may share one botocore client
+    for model in (User, Token, Claim, Tag, Repo, Assoc):
+        client = model._get_connection().connection.client
+        if all(client is not known for known in clients):
+            clients.append(client)
     for client in clients:
         client.meta.events.register("before-call.dynamodb", record)
     try:

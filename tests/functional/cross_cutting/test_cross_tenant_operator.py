@@ -26,6 +26,7 @@ from tests.support.broker_api import BrokerApi
 from tests.support.cross_tenant import Case, Reply, Tenants, assert_table_covers, check_callers, operator_routes
 from tests.support.entities_stack import Platform
 from tests.support.github_server import github_stand_in
+from tests.support.moto_stack import moto_aws
 from tests.support.pizzly import PizzlyApi
 from tests.support.repotags_api import chalice_client, use_settings
 
@@ -282,22 +283,10 @@ class OperatorTenants(Tenants):
 @contextmanager
 def every_service_aws() -> Iterator[None]:
     """The root ``aws_env`` for a whole module: moto with every table, the key and the buckets."""
-    from moto import mock_aws
-
-    from chalicelib import aws, catalog, crypto
     from infra.local.bootstrap import bootstrap
 
-    catalog.forget_custom()
-    with mock_aws():
-        aws.reset()
-        crypto.keyring.clear()
-        bootstrap()
-        try:
-            yield
-        finally:
-            aws.reset()
-            crypto.keyring.clear()
-            catalog.forget_custom()
+    with moto_aws(bootstrap):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.moto_stack import create_tables, moto_aws, reread_settings
 
 BLUEPRINT_FILES = {
     "autotune-config.json": json.dumps({"title": "Quiz", "type": "graphic", "embed_height": 420}),
@@ -51,23 +52,18 @@ def publishing_models() -> list[Any]:
 @pytest.fixture(scope="module")
 def publishing_aws() -> Iterator[None]:
     """moto with the publishing tables, the KMS key and the publish bucket, shared by one module's tests."""
-    from moto import mock_aws
+    from chalicelib import aws
+    from chalicelib.settings import clear_settings
+    from infra.local.bootstrap import create_buckets
 
-    from chalicelib import aws, crypto
-    from chalicelib.settings import clear_settings, get_settings
-    from infra.local.bootstrap import create_buckets, create_key
+    def create() -> None:
+        create_tables(publishing_models())
+        create_buckets()
 
     os.environ["ALLOW_LOCAL_REPOS"] = "1"
-    clear_settings()
-    get_settings()  # read here, outside any request (the test client patches in the dev stage's variables)
+    reread_settings()  # here, outside any request (the test client patches in the dev stage's variables)
     try:
-        with mock_aws():
-            aws.reset()
-            crypto.keyring.clear()
-            for model in publishing_models():
-                model.create_table(billing_mode="PAY_PER_REQUEST")
-            create_key()
-            create_buckets()
+        with moto_aws(create):
             yield
     finally:
         os.environ.pop("ALLOW_LOCAL_REPOS", None)
