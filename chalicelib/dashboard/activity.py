@@ -27,6 +27,15 @@ KINDS = {
     "authentication.deleted": "Authentication deleted",
     "configuration.saved": "Configuration saved",
     "configuration.deleted": "Configuration deleted",
+    "definition.deleted": "Custom integration deleted",
+    "broker.customer_key_rotated": "Customer API key rotated",
+    "broker.customer_deleted": "Customer deleted",
+    "broker.instance_key_rotated": "Instance proxy key rotated",
+    "broker.instance_deleted": "Instance deleted",
+    "publishing.user_key_rotated": "Publishing API key rotated",
+    "publishing.member_removed": "Publishing member removed",
+    "entities.user_deleted": "Entity-store user deleted",
+    "entities.group_deleted": "Entity-store group deleted",
     "dashboard.signed_in": "Signed in",
     "dashboard.sign_in_refused": "Sign-in refused",
     "dashboard.signed_out": "Signed out",
@@ -51,7 +60,7 @@ class Event:
     def tone(self) -> str:
         if self.kind.endswith(("failed", "refused")):
             return "bad"
-        if self.kind.endswith(("revealed", "deleted")):
+        if self.kind.endswith(("revealed", "deleted", "removed", "rotated")):
             return "warn"
         return "good"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -13,6 +14,7 @@ from chalicelib.dashboard import render
 PAGE_SIZE = 25
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ACTOR = "dashboard"
+_PARAMETER = re.compile(r"\{(\w+)\}")
 
 NOTICES = {
     "configuration_saved": "Configuration saved.",
@@ -46,6 +48,8 @@ class Ctx:
     now: int
     session: Any = None
     form: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # the route's path parameters, in path order
+    here: str = ""  # this page's own URL (a confirm page posts back to it)
 
     @property
     def base(self) -> str:
@@ -54,6 +58,10 @@ class Ctx:
     @property
     def posted(self) -> bool:
         return self.request.method == "POST"
+
+    def route(self, template: str, params: dict[str, str]) -> str:
+        """The URL of a dashboard route's template (``/dashboard/…/{name}``) with its parameters (each escaped)."""
+        return self.prefix + _PARAMETER.sub(lambda m: quote(params[m.group(1)], safe=""), template)
 
     def url(self, *parts: str, **query: Any) -> str:
         """A dashboard URL from path segments (each escaped) and query parameters (empty ones dropped)."""

@@ -77,9 +77,10 @@ def _same_origin(ctx: Ctx) -> None:
         raise Forbidden("This form was posted from another site.", code="cross_site_post")
 
 
-def handle(request: Request, name: str, params: dict[str, str]) -> Response:
-    """Answer one dashboard route."""
+def handle(request: Request, name: str, params: dict[str, str], template: str) -> Response:
+    """Answer one dashboard route (``template`` is its path, with ``params`` in braces)."""
     ctx = _context(request)
+    ctx.params, ctx.here = params, ctx.route(template, params)
     try:
         if name == "static":
             answer = render.static(params["name"], ctx.query("v") or None)
@@ -154,13 +155,15 @@ PAGES: dict[str, Callable[..., Response]] = {
     "sign_out": sign_out,
     "integrations": integrations.integrations_page,
     "integration": integrations.integration_page,
-    "configuration_save": integrations.configuration_save,
+    "configuration_create": integrations.configuration_save,
+    "configuration_update": integrations.configuration_save,
     "configuration_delete": integrations.configuration_delete,
     "authentication": integrations.authentication_page,
     "authentication_reveal": integrations.authentication_reveal,
     "authentication_refresh": integrations.authentication_refresh,
     "authentication_delete": integrations.authentication_delete,
     "definition": integrations.definition_page,
+    "definition_edit": integrations.definition_page,
     "definition_delete": integrations.definition_delete,
     "broker": broker.broker_page,
     "customer": broker.customer_page,

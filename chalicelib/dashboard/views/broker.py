@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.dashboard.context import PAGE_SIZE, Ctx, confirm, secret_once
+from chalicelib.dashboard.actions import Key, Question, created_key, delete, rotate
+from chalicelib.dashboard.context import PAGE_SIZE, Ctx
 from chalicelib.errors import KeyportError, NotFound
+
+CUSTOMER_KEY = Key("broker", "customer", "API key", "api_key", owner_field="name")
+INSTANCE_KEY = Key("broker", "instance", "proxy key", "proxy_key", owner_field="name", owner_prefix="Instance ")
 
 
 def broker_page(ctx: Ctx) -> Response:
@@ -18,16 +22,9 @@ def broker_page(ctx: Ctx) -> Response:
         except KeyportError as e:
             error = e
         else:
-            return secret_once(
-                ctx,
-                nav="broker",
-                title=f"Customer {created['name']} created",
-                label="API key",
-                secret=created["api_key"],
-                note="Give this key to the customer now: it is shown only this once and stored only as a hash.",
-                next_url=ctx.url("broker", "customers", created["id"]),
-                next_label="Open the customer",
-            )
+            note = "Give this key to the customer now: it is shown only this once and stored only as a hash."
+            then = ctx.url("broker", "customers", created["id"]), "Open the customer"
+            return created_key(ctx, CUSTOMER_KEY, created, note, then)
     listed = admin.list_customers(PAGE_SIZE, ctx.query("cursor") or None)
     return ctx.show(
         "broker.html",
@@ -51,16 +48,8 @@ def customer_page(ctx: Ctx, customer_id: str) -> Response:
                 raise
             error = e
         else:
-            return secret_once(
-                ctx,
-                nav="broker",
-                title=f"Instance {created['name']} created",
-                label="Proxy key",
-                secret=created["proxy_key"],
-                note="Configure the instance with this key now: it is shown only this once.",
-                next_url=ctx.url("broker", "customers", customer_id),
-                next_label="Back to the customer",
-            )
+            note = "Configure the instance with this key now: it is shown only this once."
+            return created_key(ctx, INSTANCE_KEY, created, note, _customer(ctx, customer_id))
     view = admin.get_customer(customer_id)
     listed = admin.list_instances(customer_id, PAGE_SIZE, ctx.query("cursor") or None)
     return ctx.show(
@@ -74,88 +63,46 @@ def customer_page(ctx: Ctx, customer_id: str) -> Response:
     )
 
 
+def _customer(ctx: Ctx, customer_id: str) -> tuple[str, str]:
+    return ctx.url("broker", "customers", customer_id), "Back to the customer"
+
+
 def customer_rotate(ctx: Ctx, customer_id: str) -> Response:
     from chalicelib.broker import admin
 
-    if not ctx.posted:
-        view = admin.get_customer(customer_id)
-        return confirm(
-            ctx,
-            title="Rotate this customer's API key?",
-            message=f"{view['name']} gets a new API key; the current one stops working at once.",
-            action=ctx.url("broker", "customers", customer_id, "rotate-key"),
-            button="Rotate key",
-            cancel=ctx.url("broker", "customers", customer_id),
-        )
-    rotated = admin.rotate_customer_key(customer_id)
-    return secret_once(
-        ctx,
-        nav="broker",
-        title=f"New API key for {rotated['name']}",
-        label="API key",
-        secret=rotated["api_key"],
-        note="The previous key no longer works. This one is shown only now.",
-        next_url=ctx.url("broker", "customers", customer_id),
-        next_label="Back to the customer",
-    )
-
-
-def customer_delete(ctx: Ctx, customer_id: str) -> Response:
-    from chalicelib.broker import admin
-
-    if not ctx.posted:
-        view = admin.get_customer(customer_id)
-        return confirm(
-            ctx,
-            title="Delete this customer?",
-            message=f"{view['name']} will be deleted with its instances, connections and grants; "
-            "its API key and proxy keys stop working.",
-            action=ctx.url("broker", "customers", customer_id, "delete"),
-            button="Delete customer",
-            cancel=ctx.url("broker", "customers", customer_id),
-        )
-    admin.delete_customer(customer_id)
-    return ctx.back("broker", notice="customer_deleted")
+    service = (admin.get_customer, admin.rotate_customer_key)
+    return rotate(ctx, CUSTOMER_KEY, service, (customer_id,), _customer(ctx, customer_id))
 
 
 def instance_rotate(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
     from chalicelib.broker import admin
 
-    if not ctx.posted:
-        view = admin.get_instance(customer_id, instance_id)
-        return confirm(
-            ctx,
-            title="Rotate this instance's proxy key?",
-            message=f"Instance {view['name']} gets a new proxy key; the current one stops working at once.",
-            action=ctx.url("broker", "customers", customer_id, "instances", instance_id, "rotate-key"),
-            button="Rotate key",
-            cancel=ctx.url("broker", "customers", customer_id),
-        )
-    rotated = admin.rotate_instance_key(customer_id, instance_id)
-    return secret_once(
-        ctx,
-        nav="broker",
-        title=f"New proxy key for {rotated['name']}",
-        label="Proxy key",
-        secret=rotated["proxy_key"],
-        note="The previous key no longer works. This one is shown only now.",
-        next_url=ctx.url("broker", "customers", customer_id),
-        next_label="Back to the customer",
-    )
+    service = (admin.get_instance, admin.rotate_instance_key)
+    return rotate(ctx, INSTANCE_KEY, service, (customer_id, instance_id), _customer(ctx, customer_id))
+
+
+def customer_delete(ctx: Ctx, customer_id: str) -> Response:
+    from chalicelib.broker import admin
+
+    def question() -> Question:
+        name = admin.get_customer(customer_id)["name"]
+        consequence = "its API key and proxy keys stop working."
+        message = f"{name} will be deleted with its instances, connections and grants; {consequence}"
+        return Question("Delete this customer?", message, "Delete customer", _customer(ctx, customer_id)[0])
+
+    back = ctx.back("broker", notice="customer_deleted")
+    return delete(ctx, question, lambda: admin.delete_customer(customer_id), "broker.customer_deleted", back)
 
 
 def instance_delete(ctx: Ctx, customer_id: str, instance_id: str) -> Response:
     from chalicelib.broker import admin
 
-    if not ctx.posted:
-        view = admin.get_instance(customer_id, instance_id)
-        return confirm(
-            ctx,
-            title="Delete this instance?",
-            message=f"Instance {view['name']} will be deleted, with its grants; its proxy key stops working.",
-            action=ctx.url("broker", "customers", customer_id, "instances", instance_id, "delete"),
-            button="Delete instance",
-            cancel=ctx.url("broker", "customers", customer_id),
-        )
-    admin.delete_instance(customer_id, instance_id)
-    return ctx.back("broker", "customers", customer_id, notice="instance_deleted")
+    def question() -> Question:
+        name = admin.get_instance(customer_id, instance_id)["name"]
+        message = f"Instance {name} will be deleted, with its grants; its proxy key stops working."
+        return Question("Delete this instance?", message, "Delete instance", _customer(ctx, customer_id)[0])
+
+    back = ctx.back("broker", "customers", customer_id, notice="instance_deleted")
+    return delete(
+        ctx, question, lambda: admin.delete_instance(customer_id, instance_id), "broker.instance_deleted", back
+    )

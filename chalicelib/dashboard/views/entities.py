@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from chalice.app import Response
 
-from chalicelib.dashboard.context import PAGE_SIZE, Ctx, confirm
+from chalicelib.dashboard.actions import Question, delete
+from chalicelib.dashboard.context import PAGE_SIZE, Ctx
 from chalicelib.errors import BadRequest, KeyportError
 
 
@@ -50,35 +54,28 @@ def entities_page(ctx: Ctx) -> Response:
     )
 
 
+def _deletion(
+    ctx: Ctx, what: str, name: str, message: str, read: Callable[[str], Any], remove: Callable[[str], Any]
+) -> Response:
+    """Delete a user or a group (``what``) of the entity store once confirmed."""
+
+    def question() -> Question:
+        read(name)  # 404 for an unknown one
+        return Question(f"Delete this {what}?", message, f"Delete {what}", ctx.url("entities"))
+
+    back = ctx.back("entities", notice=f"{what}_deleted")
+    return delete(ctx, question, lambda: remove(name), f"entities.{what}_deleted", back)
+
+
 def entities_user_delete(ctx: Ctx, login: str) -> Response:
     from chalicelib.entities import accounts
 
-    if not ctx.posted:
-        accounts.get_user(login)
-        return confirm(
-            ctx,
-            title="Delete this user?",
-            message=f"User {login} will be deleted; their sessions and tokens stop working.",
-            action=ctx.url("entities", "users", login, "delete"),
-            button="Delete user",
-            cancel=ctx.url("entities"),
-        )
-    accounts.delete_user(login)
-    return ctx.back("entities", notice="user_deleted")
+    message = f"User {login} will be deleted; their sessions and tokens stop working."
+    return _deletion(ctx, "user", login, message, accounts.get_user, accounts.delete_user)
 
 
 def entities_group_delete(ctx: Ctx, name: str) -> Response:
     from chalicelib.entities import accounts
 
-    if not ctx.posted:
-        accounts.get_group(name)
-        return confirm(
-            ctx,
-            title="Delete this group?",
-            message=f"Group {name} will be deleted. Only an empty group can be: move or delete its users first.",
-            action=ctx.url("entities", "groups", name, "delete"),
-            button="Delete group",
-            cancel=ctx.url("entities"),
-        )
-    accounts.delete_group(name)
-    return ctx.back("entities", notice="group_deleted")
+    message = f"Group {name} will be deleted. Only an empty group can be: move or delete its users first."
+    return _deletion(ctx, "group", name, message, accounts.get_group, accounts.delete_group)

@@ -10,7 +10,8 @@ from urllib.parse import quote, urlencode
 from chalice.app import Response
 
 from chalicelib.dashboard import activity
-from chalicelib.dashboard.context import ACTOR, PAGE_SIZE, Ctx, client_address, confirm
+from chalicelib.dashboard.actions import Question, delete
+from chalicelib.dashboard.context import ACTOR, PAGE_SIZE, Ctx, client_address
 from chalicelib.errors import KeyportError, NotFound
 from chalicelib.http import parse_json
 from chalicelib.settings import get_settings
@@ -25,8 +26,6 @@ SAMPLE_DEFINITION = {
     },
     "request": {"baseURL": "https://api.example.com/", "headers": {"Authorization": "Bearer ${auth.accessToken}"}},
 }
-
-
 
 
 def _auth_label(definition: dict[str, Any]) -> str:
@@ -198,22 +197,21 @@ def configuration_save(ctx: Ctx, integration: str, setup_id: str | None = None) 
 def configuration_delete(ctx: Ctx, integration: str, setup_id: str) -> Response:
     from chalicelib.integrations import service
 
-    if not ctx.posted:
+    def question() -> Question:
         count = service.count_authentications(integration, setup_id)
         going = "no authentication goes" if count == 0 else f"{count} authentication{'s' if count != 1 else ''} go"
-        return confirm(
-            ctx,
-            title="Delete this configuration?",
-            message=f"Configuration {setup_id} of {integration} will be deleted, and {going} with it. "
-            "Applications using those authentications will have to connect again.",
-            action=ctx.url("integrations", integration, "configurations", setup_id, "delete"),
-            button="Delete configuration",
-            cancel=ctx.url("integrations", integration),
+        message = (
+            f"Configuration {setup_id} of {integration} will be deleted, and {going} with it. "
+            "Applications using those authentications will have to connect again."
         )
-    service.delete_configuration(integration, setup_id)
-    activity.record("configuration.deleted", ACTOR, f"{integration}/{setup_id}")
-    return ctx.back("integrations", integration, notice="configuration_deleted")
+        return Question(
+            "Delete this configuration?", message, "Delete configuration", ctx.url("integrations", integration)
+        )
 
+    back = ctx.back("integrations", integration, notice="configuration_deleted")
+    return delete(
+        ctx, question, lambda: service.delete_configuration(integration, setup_id), "configuration.deleted", back
+    )
 
 
 # --- authentications -------------------------------------------------------------------------------
@@ -260,20 +258,19 @@ def authentication_refresh(ctx: Ctx, integration: str, auth_id: str) -> Response
 def authentication_delete(ctx: Ctx, integration: str, auth_id: str) -> Response:
     from chalicelib.integrations import service
 
-    if not ctx.posted:
+    def question() -> Question:
         service.get_authentication(integration, auth_id)  # 404 for an unknown one
-        return confirm(
-            ctx,
-            title="Delete this authentication?",
-            message=f"Authentication {auth_id} of {integration} and its tokens will be deleted. "
-            "The application that uses it will have to connect the account again.",
-            action=ctx.url("integrations", integration, "authentications", auth_id, "delete"),
-            button="Delete authentication",
-            cancel=ctx.url("integrations", integration, "authentications", auth_id),
+        message = (
+            f"Authentication {auth_id} of {integration} and its tokens will be deleted. "
+            "The application that uses it will have to connect the account again."
         )
-    service.delete_authentication(integration, auth_id)
-    activity.record("authentication.deleted", ACTOR, f"{integration}/{auth_id}")
-    return ctx.back("integrations", integration, notice="authentication_deleted")
+        cancel = ctx.url("integrations", integration, "authentications", auth_id)
+        return Question("Delete this authentication?", message, "Delete authentication", cancel)
+
+    back = ctx.back("integrations", integration, notice="authentication_deleted")
+    return delete(
+        ctx, question, lambda: service.delete_authentication(integration, auth_id), "authentication.deleted", back
+    )
 
 
 # --- custom integrations -------------------------------------------------------------------------------
@@ -334,18 +331,16 @@ def definition_page(ctx: Ctx, integration: str | None = None) -> Response:
 def definition_delete(ctx: Ctx, integration: str) -> Response:
     from chalicelib.integrations import service
 
-    if not ctx.posted:
-        view = service.get_integration(integration)
-        if view["source"] != "custom":
+    def question() -> Question:
+        if service.get_integration(integration)["source"] != "custom":
             raise service.BuiltinIntegration()
-        return confirm(
-            ctx,
-            title="Delete this custom integration?",
-            message=f"The custom definition of {integration} will be deleted. If it replaced a built-in "
-            "integration, the built-in definition comes back; otherwise its configurations stop working.",
-            action=ctx.url("integrations", integration, "definition", "delete"),
-            button="Delete integration",
-            cancel=ctx.url("integrations", integration),
+        message = (
+            f"The custom definition of {integration} will be deleted. If it replaced a built-in "
+            "integration, the built-in definition comes back; otherwise its configurations stop working."
         )
-    service.delete_integration(integration)
-    return ctx.back(notice="definition_deleted")
+        return Question(
+            "Delete this custom integration?", message, "Delete integration", ctx.url("integrations", integration)
+        )
+
+    back = ctx.back(notice="definition_deleted")
+    return delete(ctx, question, lambda: service.delete_integration(integration), "definition.deleted", back)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from chalice.app import Response
 
-from chalicelib.dashboard.context import Ctx, confirm, secret_once
+from chalicelib.dashboard.actions import Key, Question, created_key, delete, rotate
+from chalicelib.dashboard.context import Ctx
 from chalicelib.errors import BadRequest, KeyportError, NotFound
+
+USER_KEY = Key("publishing", "user", "API key", "api_key", owner_field="email")
 
 
 def publishing_page(ctx: Ctx) -> Response:
@@ -19,16 +22,9 @@ def publishing_page(ctx: Ctx) -> Response:
                 if ctx.form.get("name", "").strip():
                     body["name"] = ctx.form["name"]
                 created = accounts.create_user(body)
-                return secret_once(
-                    ctx,
-                    nav="publishing",
-                    title=f"User {created['email']} created",
-                    label="API key",
-                    secret=created["api_key"],
-                    note="Give this key to the user now: it is shown only this once.",
-                    next_url=ctx.url("publishing", "users", str(created["id"])),
-                    next_label="Open the user",
-                )
+                note = "Give this key to the user now: it is shown only this once."
+                then = ctx.url("publishing", "users", str(created["id"])), "Open the user"
+                return created_key(ctx, USER_KEY, created, note, then)
             if action == "create_group":
                 body = {"name": ctx.form.get("name", "")}
                 if ctx.form.get("slug", "").strip():
@@ -81,27 +77,8 @@ def publishing_user(ctx: Ctx, user: str) -> Response:
 def publishing_rotate(ctx: Ctx, user: str) -> Response:
     from chalicelib.publishing import accounts
 
-    if not ctx.posted:
-        view = accounts.get_user(user)
-        return confirm(
-            ctx,
-            title="Rotate this user's API key?",
-            message=f"{view['email']} gets a new API key; the current one stops working at once.",
-            action=ctx.url("publishing", "users", user, "rotate-key"),
-            button="Rotate key",
-            cancel=ctx.url("publishing", "users", user),
-        )
-    rotated = accounts.rotate_key(user)
-    return secret_once(
-        ctx,
-        nav="publishing",
-        title=f"New API key for {rotated['email']}",
-        label="API key",
-        secret=rotated["api_key"],
-        note="The previous key no longer works. This one is shown only now.",
-        next_url=ctx.url("publishing", "users", user),
-        next_label="Back to the user",
-    )
+    back = ctx.url("publishing", "users", user), "Back to the user"
+    return rotate(ctx, USER_KEY, (accounts.get_user, accounts.rotate_key), (user,), back)
 
 
 def publishing_group(ctx: Ctx, group: str) -> Response:
@@ -134,14 +111,9 @@ def publishing_group(ctx: Ctx, group: str) -> Response:
 def publishing_member_delete(ctx: Ctx, group: str, user: str) -> Response:
     from chalicelib.publishing import accounts
 
-    if not ctx.posted:
-        return confirm(
-            ctx,
-            title="Remove this member?",
-            message=f"User {user} loses their role in group {group}.",
-            action=ctx.url("publishing", "groups", group, "members", user, "delete"),
-            button="Remove member",
-            cancel=ctx.url("publishing", "groups", group),
-        )
-    accounts.remove_member(group, user)
-    return ctx.back("publishing", "groups", group, notice="member_removed")
+    def question() -> Question:
+        message = f"User {user} loses their role in group {group}."
+        return Question("Remove this member?", message, "Remove member", ctx.url("publishing", "groups", group))
+
+    back = ctx.back("publishing", "groups", group, notice="member_removed")
+    return delete(ctx, question, lambda: accounts.remove_member(group, user), "publishing.member_removed", back)

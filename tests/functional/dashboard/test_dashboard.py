@@ -35,7 +35,13 @@ def module_aws() -> Iterator[None]:
 
 @pytest.fixture
 def aws_env(module_aws: None) -> None:
+    from chalicelib.settings import clear_settings, get_settings
+
     empty_tables(dashboard_models)
+    # Read the settings here, from the test environment: read first during a request of the test
+    # client, they would take the stage's variables from .chalice/config.json (another KMS key).
+    clear_settings()
+    get_settings()
 
 
 @pytest.fixture
@@ -265,3 +271,33 @@ def test_a_definition_nested_too_deep_is_refused_beside_the_field(client: Client
     from chalicelib.oauth import providers
 
     assert providers.custom_definition("deep") is None
+
+
+def _configurations(client: Client) -> list[dict[str, Any]]:
+    listed = client.http.get("/api/github/configurations", headers={"Authorization": _basic()})
+    data: list[dict[str, Any]] = json.loads(listed.body)["data"]
+    return data
+
+
+def test_a_deletion_asks_first_then_deletes_logs_it_and_goes_back(client: Client) -> None:
+    cookie, token = sign_in(client)
+    form = {"csrf_token": token, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "scopes": "repo"}
+    assert post(client, "/dashboard/integrations/github/configurations", form, cookie).status_code == 303
+    setup_id = _configurations(client)[0]["id"]
+    here = f"/dashboard/integrations/github/configurations/{setup_id}/delete"
+
+    asked = client.http.get(here, headers=headers(cookie))
+    assert asked.status_code == 200
+    page = text(asked)
+    assert "<h1>Delete this configuration?</h1>" in page and "no authentication goes" in page
+    assert f'action="{here}"' in page and 'href="/dashboard/integrations/github">Cancel' in page
+    assert len(_configurations(client)) == 1
+
+    done = post(client, here, {"csrf_token": token}, cookie)
+    assert done.status_code == 303
+    assert done.headers["Location"] == "/dashboard/integrations/github?notice=configuration_deleted"
+    assert _configurations(client) == []
+    log = text(client.http.get("/dashboard/activity", headers=headers(cookie)))
+    assert "Configuration deleted" in log and f"github/{setup_id}" in log
+    unknown = client.http.get("/dashboard/integrations/github/configurations/nope/delete", headers=headers(cookie))
+    assert unknown.status_code == 404
