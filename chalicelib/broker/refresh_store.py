@@ -26,7 +26,7 @@ from chalicelib.broker import repository, service
 from chalicelib.broker.models import Connection
 from chalicelib.crypto import open_json, seal_json
 from chalicelib.errors import NotFound
-from chalicelib.oauth import providers
+from chalicelib.oauth import providers, records
 from chalicelib.oauth.due import DUE_SHARDS, due_fields, shard_keys
 from chalicelib.oauth.oauth2 import TokenError
 from chalicelib.oauth.refresh import Held, RefreshBusy
@@ -167,29 +167,15 @@ class ConnectionStore:
     def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
         definitive = retry_at is None
         actions = [
-            Connection.refresh_error.set({**error, "at": now}),
-            Connection.refresh_attempts.add(1),
+            *records.failure(Connection, error, retry_at, now),
             Connection.status.set(service.RECONNECT_REQUIRED if definitive else service.ERROR),
             Connection.error_message.set(failure_message(error, definitive)),
-            Connection.lease_id.remove(),
-            Connection.lease_until.remove(),
         ]
-        if retry_at is None:
-            actions += [
-                Connection.needs_reconnect.set(True),
-                Connection.next_attempt_at.remove(),
-                Connection.due_shard.remove(),
-                Connection.refresh_due_at.remove(),
-            ]
-        else:
-            actions += [Connection.next_attempt_at.set(retry_at), Connection.refresh_due_at.set(retry_at)]
         # False: the lease expired and another caller took over; what it writes wins.
         repository.update_under_lease(*_split(key), lease_id, actions)
 
     def release(self, key: str, lease_id: str) -> None:
-        repository.update_under_lease(
-            *_split(key), lease_id, [Connection.lease_id.remove(), Connection.lease_until.remove()]
-        )
+        repository.update_under_lease(*_split(key), lease_id, records.release(Connection))
 
 
 class ConnectionSource:

@@ -18,6 +18,7 @@ from chalicelib.broker.models import AuditEntry, Connection, Customer, Grant, In
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import decode_cursor, encode_cursor
+from chalicelib.oauth import records
 
 ACTIVE = "active"
 DELETING = "deleting"
@@ -304,13 +305,10 @@ def delete_grant_items(grants: list[Grant]) -> None:
 def acquire_lease(customer_id: str, connection_id: str, lease_id: str, now: int, lease_ms: int) -> Connection | None:
     """Take a connection's refresh lease; the connection as stored, or None while another caller holds it."""
     item = Connection(customer_id, connection_id)
-    free = Connection.lease_until.does_not_exist() | (Connection.lease_until < now)
+    actions, free = records.lease(Connection, lease_id, now, lease_ms)
     try:
         with translated():
-            item.update(
-                actions=[Connection.lease_id.set(lease_id), Connection.lease_until.set(now + lease_ms)],
-                condition=Connection.id.exists() & free,
-            )
+            item.update(actions=actions, condition=free)
     except UpdateError as e:
         if is_conditional_failure(e):
             return None

@@ -19,7 +19,7 @@ from chalicelib.errors import NotFound
 from chalicelib.integrations import repository
 from chalicelib.integrations.models import Authentication
 from chalicelib.integrations.payload import open_payload, set_payload
-from chalicelib.oauth import providers
+from chalicelib.oauth import providers, records
 from chalicelib.oauth.due import DUE_SHARDS, shard_keys
 from chalicelib.oauth.oauth2 import TokenError
 from chalicelib.oauth.refresh import Held, RefreshBusy
@@ -53,13 +53,10 @@ class AuthenticationStore:
 
     def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
         item = Authentication(key)
-        free = Authentication.lease_until.does_not_exist() | (Authentication.lease_until < now)
+        actions, free = records.lease(Authentication, lease_id, now, lease_ms)
         try:
             with translated():
-                item.update(
-                    actions=[Authentication.lease_id.set(lease_id), Authentication.lease_until.set(now + lease_ms)],
-                    condition=Authentication.id.exists() & free,
-                )
+                item.update(actions=actions, condition=free)
         except UpdateError as e:
             if not is_conditional_failure(e):
                 raise
@@ -106,30 +103,13 @@ class AuthenticationStore:
         return held(item)
 
     def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
-        item = Authentication(key)
-        actions = [
-            Authentication.refresh_error.set({**error, "at": now}),
-            Authentication.refresh_attempts.add(1),
-            Authentication.lease_id.remove(),
-            Authentication.lease_until.remove(),
-        ]
-        if retry_at is None:
-            actions += [
-                Authentication.needs_reconnect.set(True),
-                Authentication.next_attempt_at.remove(),
-                Authentication.due_shard.remove(),
-                Authentication.refresh_due_at.remove(),
-            ]
-        else:
-            actions += [Authentication.next_attempt_at.set(retry_at), Authentication.refresh_due_at.set(retry_at)]
-        self._update(item, actions, lease_id)
+        self._update(Authentication(key), records.failure(Authentication, error, retry_at, now), lease_id)
         outcome = "needs reconnect" if retry_at is None else "will retry"
         detail = f"{error.get('error', 'error')}: {error.get('description') or ''} ({outcome})"
         activity.record("authentication.refresh_failed", "refresh", key, detail, at=now)
 
     def release(self, key: str, lease_id: str) -> None:
-        item = Authentication(key)
-        self._update(item, [Authentication.lease_id.remove(), Authentication.lease_until.remove()], lease_id)
+        self._update(Authentication(key), records.release(Authentication), lease_id)
 
     def _update(self, item: Authentication, actions: list[Any], lease_id: str) -> None:
         try:
