@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import gzip
 import importlib.metadata
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -78,10 +80,29 @@ def test_a_client_outside_the_shipped_list_is_refused() -> None:
         aws._make_client("sqs")
 
 
+ENDPOINTS = {
+    "version": 3,
+    "partitions": [
+        {"partition": p, "regions": {"r-1": {}}, "services": {"kms": {"x": 1}, "ec2": {}, "execute-api": {"y": 2}}}
+        for p in ("aws", "aws-cn")
+    ],
+}
+
+
+def _model(prefix: str) -> bytes:
+    return gzip.compress(json.dumps({"metadata": {"endpointPrefix": prefix}}).encode())
+
+
 def _fixture_zip(path: Path, names: list[str]) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         for name in names:
-            archive.writestr(name, "x" * 100)
+            if name.endswith("endpoints.json"):
+                archive.writestr(name, json.dumps(ENDPOINTS))
+            elif name.endswith("service-2.json.gz"):
+                service = name.split("/")[2]
+                archive.writestr(name, _model({"apigatewaymanagementapi": "execute-api"}.get(service, service)))
+            else:
+                archive.writestr(name, "x" * 100)
 
 
 def test_slimming_keeps_the_runtime_and_the_models_of_the_services_called(tmp_path: Path) -> None:
@@ -96,6 +117,7 @@ def test_slimming_keeps_the_runtime_and_the_models_of_the_services_called(tmp_pa
         "botocore/data/_retry.json",
         "botocore/data/kms/2014-11-01/service-2.json.gz",
         "botocore/data/kms/2014-11-01/endpoint-rule-set-1.json.gz",
+        "botocore/data/apigatewaymanagementapi/2018-11-29/service-2.json.gz",
         "botocore/data/dynamodb/2012-08-10/paginators-1.json",
         "pynamodb-6.1.0.dist-info/METADATA",
         "pydantic-2.14.3.dist-info/entry_points.txt",
@@ -122,6 +144,11 @@ def test_slimming_keeps_the_runtime_and_the_models_of_the_services_called(tmp_pa
     with zipfile.ZipFile(path) as archive:
         assert sorted(archive.namelist()) == sorted(kept)
         assert archive.testzip() is None
+        endpoints = json.loads(archive.read("botocore/data/endpoints.json"))
+    # Every partition stays, with the services called, by endpoint prefix (the management API's is execute-api).
+    assert [p["partition"] for p in endpoints["partitions"]] == ["aws", "aws-cn"]
+    assert all(p["services"] == {"kms": {"x": 1}, "execute-api": {"y": 2}} for p in endpoints["partitions"])
+    assert endpoints["partitions"][0]["regions"] == {"r-1": {}}
 
 
 def test_the_check_names_missing_and_unexpected_top_level_entries() -> None:
@@ -156,3 +183,37 @@ def test_the_built_package_ships_the_intended_top_level_packages(zip_path: Path 
         pytest.skip("no build/*/deployment.zip: make package builds one (make check and .ci/run do)")
     with zipfile.ZipFile(zip_path) as archive:
         assert package_zip.check(archive.namelist()) == []
+
+
+def test_the_trimmed_endpoints_resolve_every_service_as_botocore_does(tmp_path: Path) -> None:
+    import botocore
+    import botocore.session
+
+    data = Path(botocore.__file__).parent / "data"
+    source = tmp_path / "source.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.write(data / "endpoints.json", "botocore/data/endpoints.json")
+        for service in SERVICES:
+            for model in (data / service).rglob("service-2.json*"):
+                archive.write(model, f"botocore/data/{model.relative_to(data)}")
+    with zipfile.ZipFile(source) as archive:
+        trimmed = package_zip.endpoints_of_services(archive)
+    assert len(trimmed) < 100_000
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "endpoints.json").write_bytes(trimmed)
+    full, slim = botocore.session.get_session(), botocore.session.get_session()
+    slim.set_config_variable("data_path", str(tmp_path / "data"))  # searched before botocore's own data
+    partitions = slim.get_component("data_loader").load_data("endpoints")["partitions"]
+    assert max(len(p["services"]) for p in partitions) <= len(SERVICES)  # the trimmed file is the one read
+
+    def resolved(session: botocore.session.Session, service: str, region: str) -> tuple[str, str]:
+        management = {"endpoint_url": f"https://a1.execute-api.{region}.amazonaws.com/api"}
+        extra = management if service == "apigatewaymanagementapi" else {}
+        made = session.create_client(
+            service, region_name=region, aws_access_key_id="k", aws_secret_access_key="s", **extra
+        )
+        return made.meta.endpoint_url, made.meta.region_name
+
+    for region in ("us-east-1", "cn-north-1", "us-gov-west-1"):
+        for service in sorted(SERVICES):
+            assert resolved(slim, service, region) == resolved(full, service, region), (service, region)
