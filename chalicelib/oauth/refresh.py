@@ -3,9 +3,9 @@
 The refresh endpoints, the proxy, the broker's credential fetch and the scheduled sweep all call
 :func:`refresh`. It leases the record with a conditional update that returns the record as stored
 (another caller may have refreshed it a moment ago), calls the provider only if still needed, and
-stores the result over the record it leased, releasing the lease in the same write: two DynamoDB
-calls, so concurrent callers cause exactly one provider call. A forced refresh
-within ``REFRESH_COALESCE_SECONDS`` of the last successful one returns that one instead of calling the
+stores the result over the record it leased, releasing the lease in the same write (two DynamoDB
+calls). Concurrent callers cause exactly one provider call. A forced refresh within
+``REFRESH_COALESCE_SECONDS`` of the last successful one returns that one instead of calling the
 provider again, so a client looping on a refresh endpoint cannot hammer the provider. A failure keeps
 the old tokens, records the error and the attempt count, and backs off; a refresh token the provider
 rejected for good is marked as needing a reconnection and no longer retried.
@@ -65,8 +65,8 @@ class Store(Protocol):
     """What :func:`refresh` needs from the table holding a kind of credential.
 
     Each kind's store (``integrations.refresh_store``, ``broker.refresh_store``) implements it over its
-    own table, with the due index of :mod:`chalicelib.oauth.due` and the client lookup of
-    :mod:`chalicelib.oauth.providers`.
+    own table, with the due index of :mod:`chalicelib.oauth.due`, the updates of
+    :mod:`chalicelib.oauth.records` and the client lookup of :mod:`chalicelib.oauth.providers`.
     """
 
     def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
