@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import broker_fetch, cold_start, first_request, local_throughput, secret_read, sweep, warm_get
+from bench import broker_fetch, cold_start, first_request, local_throughput, secret_read, sweep, sweep_scale, warm_get
 
 
 def main() -> None:
@@ -12,6 +12,7 @@ def main() -> None:
     print()
     warm_get.main()
     sweep.main()
+    sweep_scale.main()
     print()
     broker_fetch.main()
     print()
