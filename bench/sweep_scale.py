@@ -220,14 +220,21 @@ def run_one(workers: int, token_url: str, recording: Path | None) -> dict[str, A
 
 
 def main() -> None:
+    from chalicelib import aws
     from chalicelib.settings import clear_settings
 
+    environment = dict(os.environ)
     results = []
-    with sweep.token_endpoint() as token_url, tempfile.TemporaryDirectory() as folder:
-        for index, workers in enumerate(WORKER_COUNTS):
-            recording = Path(folder) / "moto_recording" if index == 0 else None
-            results.append(run_one(workers, token_url, recording))
-    clear_settings()
+    try:
+        with sweep.token_endpoint() as token_url, tempfile.TemporaryDirectory() as folder:
+            for index, workers in enumerate(WORKER_COUNTS):
+                recording = Path(folder) / "moto_recording" if index == 0 else None
+                results.append(run_one(workers, token_url, recording))
+    finally:  # the next benchmark gets the environment (and clients) it had, not the stopped emulator's
+        os.environ.clear()
+        os.environ.update(environment)
+        clear_settings()
+        aws.reset()
     print(f"\nRefresh sweep fan-out on the local stack: token endpoint {sweep.LATENCY_MS} ms, {os.cpu_count()} cores")
     first = results[0]
     if first.get("calls"):
