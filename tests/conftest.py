@@ -24,7 +24,7 @@ os.environ.update(
         "SECRET_KEY": TEST_SECRET_KEY,
         "ALLOW_HTTP_LOOPBACK": "1",
         # No request deadline: moto on a busy machine can take longer than API Gateway allows; the
-        # deadline's own tests (tests/functional/test_deadlines.py) set it.
+        # deadline's own tests (tests/functional/cross_cutting/test_deadlines.py) set it.
         "REQUEST_DEADLINE_SECONDS": "0",
     }
 )

@@ -19,6 +19,7 @@ that address them. For each row the driver (:func:`check_case`):
 from __future__ import annotations
 
 import json
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -63,8 +64,11 @@ def is_admin(route: Route) -> bool:
     return route[1] == "/admin" or route[1].startswith("/admin/")
 
 
-def assert_table_covers(table: Iterable[Case], routes: set[Route], where: str) -> None:
-    """Every route has a row and every row names a route: a new route fails here until it gets its case."""
+def assert_table_covers(table: Iterable[Case], routes: set[Route], module_file: str) -> None:
+    """Every route has a row and every row names a route: a new route fails here until it gets its case.
+
+    ``module_file`` is the ``__file__`` of the module holding the table, named in the message."""
+    where = f"TABLE in {os.path.relpath(module_file)}"
     named = {case.route for case in table}
     missing = sorted(routes - named, key=lambda r: (r[1], r[0]))
     stale = sorted(named - routes, key=lambda r: (r[1], r[0]))

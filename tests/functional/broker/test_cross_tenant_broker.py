@@ -115,7 +115,7 @@ def tenants(client: Any) -> BrokerTenants:
 
 
 def test_every_customer_and_runtime_route_has_a_cross_tenant_case() -> None:
-    assert_table_covers(TABLE, tenant_routes("broker"), "TABLE in tests/functional/broker/test_cross_tenant_broker.py")
+    assert_table_covers(TABLE, tenant_routes("broker"), __file__)
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])

@@ -305,7 +305,7 @@ def tenants() -> Iterator[OperatorTenants]:
 
 
 def test_every_operator_and_public_route_has_a_case() -> None:
-    assert_table_covers(TABLE, operator_routes(), "TABLE in tests/functional/test_cross_tenant_operator.py")
+    assert_table_covers(TABLE, operator_routes(), __file__)
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id.replace(" as b", "") for case in TABLE])

@@ -4,7 +4,7 @@ Ann (group ops, A) owns an entity shared with nobody; Bob (group sales, B) owns 
 documented 403 on Ann's entity (read, change, delete), lists without it (counts included), cannot
 sign in as Ann with his password, and his sign-out ends only his own session. Ann reads her entity,
 her list and her sessions back unchanged. The operator routes (``/admin/platform…``) are in
-``tests/functional/test_cross_tenant_operator.py``.
+``tests/functional/cross_cutting/test_cross_tenant_operator.py``.
 """
 
 from __future__ import annotations
@@ -80,8 +80,7 @@ def tenants(platform: Platform) -> EntityTenants:
 
 
 def test_every_platform_route_has_a_cross_tenant_case() -> None:
-    where = "TABLE in tests/functional/entities/test_cross_tenant_entities.py"
-    assert_table_covers(TABLE, tenant_routes("entities"), where)
+    assert_table_covers(TABLE, tenant_routes("entities"), __file__)
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])

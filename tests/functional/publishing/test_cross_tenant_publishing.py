@@ -5,7 +5,7 @@ designer, the strongest role short of superuser, gets 403 on vox's project and t
 cannot use vox's theme for a new project or move his own project onto it, sees none of vox's items
 in his lists, and cannot write blueprints (superusers only). Vox reads everything back unchanged,
 published files included. The operator routes (``/admin/autotune…``) are in
-``tests/functional/test_cross_tenant_operator.py``.
+``tests/functional/cross_cutting/test_cross_tenant_operator.py``.
 """
 
 from __future__ import annotations
@@ -146,8 +146,7 @@ def tenants(publishing_aws: None, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def test_every_publishing_route_has_a_cross_tenant_case() -> None:
-    where = "TABLE in tests/functional/publishing/test_cross_tenant_publishing.py"
-    assert_table_covers(TABLE, tenant_routes("publishing"), where)
+    assert_table_covers(TABLE, tenant_routes("publishing"), __file__)
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])

@@ -109,8 +109,7 @@ def tenants(client: Any, github: GithubStandIn) -> RepoTagsTenants:
 
 
 def test_every_repo_tags_route_has_a_cross_tenant_case() -> None:
-    where = "TABLE in tests/functional/repotags/test_cross_tenant_repotags.py"
-    assert_table_covers(TABLE, tenant_routes("repotags"), where)
+    assert_table_covers(TABLE, tenant_routes("repotags"), __file__)
 
 
 @pytest.mark.parametrize("case", TABLE, ids=[case.id for case in TABLE])
