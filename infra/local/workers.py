@@ -35,6 +35,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from infra.local.lambda_context import FakeLambdaContext, context_fields
+
 __all__ = ["InvocationError", "WorkerPool", "default_pool_size", "resolve_handler", "serialise_result"]
 
 log = logging.getLogger(__name__)
@@ -86,39 +88,6 @@ def resolve_handler(app: Any, target: str) -> Handler | None:
     return None
 
 
-def context_fields(context: Any) -> dict[str, Any]:
-    """What a worker needs to rebuild the Lambda context (the deadline as time remaining)."""
-    return {
-        "aws_request_id": context.aws_request_id,
-        "function_name": context.function_name,
-        "function_version": context.function_version,
-        "memory_limit_in_mb": context.memory_limit_in_mb,
-        "invoked_function_arn": context.invoked_function_arn,
-        "log_group_name": context.log_group_name,
-        "log_stream_name": context.log_stream_name,
-        "remaining_ms": context.get_remaining_time_in_millis(),
-    }
-
-
-class WorkerContext:
-    """The Lambda context inside a worker (same attributes as the gateway's ``FakeLambdaContext``)."""
-
-    def __init__(self, fields: dict[str, Any]) -> None:
-        self.aws_request_id: str = fields["aws_request_id"]
-        self.function_name: str = fields["function_name"]
-        self.function_version: str = fields["function_version"]
-        self.memory_limit_in_mb: str = fields["memory_limit_in_mb"]
-        self.invoked_function_arn: str = fields["invoked_function_arn"]
-        self.log_group_name: str = fields["log_group_name"]
-        self.log_stream_name: str = fields["log_stream_name"]
-        self.identity: Any = None
-        self.client_context: Any = None
-        self._deadline = time.monotonic() + fields["remaining_ms"] / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
 # --------------------------------------------------------------------------------------------------
 # Inside a worker process
 # --------------------------------------------------------------------------------------------------
@@ -149,10 +118,10 @@ def _worker_main(conn: Connection, app_module: str, management_endpoint: str | N
         if job is None:
             return
         target, event, fields = job
-        conn.send(_run(app, target, event, WorkerContext(fields)))
+        conn.send(_run(app, target, event, FakeLambdaContext.from_fields(fields)))
 
 
-def _run(app: Any, target: str, event: Any, context: WorkerContext) -> tuple[Any, ...]:
+def _run(app: Any, target: str, event: Any, context: FakeLambdaContext) -> tuple[Any, ...]:
     handler = resolve_handler(app, target)
     if handler is None:
         return ("error", "Runtime.HandlerNotFound", f"No handler named {target!r}", [])

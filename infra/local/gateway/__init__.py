@@ -10,7 +10,8 @@ gateway work unchanged, and EventBridge's schedules run the app's ``rate(...)`` 
 
 One module per emulated AWS API, over a small core:
 
-* ``core``: limits, the Lambda context, calling the app (in this process or on a worker)
+* ``core``: limits, shared state, calling the app (in this process or on a worker)
+* ``infra.local.lambda_context`` (beside this package): the Lambda context, shared with the workers
 * ``routing``: which REST resource a path hits; ``events``: event parts shared by REST and WebSocket
 * ``rest``: REST API proxy events; ``websocket``: WebSocket API and the ``@connections`` management API
 * ``invoke``: Lambda ``Invoke``; ``schedules``: EventBridge schedules
@@ -28,11 +29,11 @@ from infra.local.gateway.core import (
     MAX_REQUEST_BODY,
     MAX_SYNC_RESPONSE_PAYLOAD,
     MAX_URL_LENGTH,
-    FakeLambdaContext,
 )
 from infra.local.gateway.routing import content_type_matches, match_route
 from infra.local.gateway.schedules import parse_rate
 from infra.local.gateway.server import GatewayThread, LocalGateway, run_in_thread
+from infra.local.lambda_context import FakeLambdaContext
 
 __all__ = [
     "MAX_HEADER_BYTES",

@@ -1,4 +1,4 @@
-"""The gateway's core: AWS limits, the Lambda context, and calling the app (in this process or on a worker).
+"""The gateway's core: AWS limits, shared state, and calling the app (in this process or on a worker).
 
 Every emulated API (``rest``, ``websocket``, ``invoke``, ``schedules``) is a mixin over
 :class:`GatewayCore`; :class:`~infra.local.gateway.server.LocalGateway` puts them together.
@@ -10,13 +10,11 @@ import asyncio
 import concurrent.futures
 import json
 import logging
-import os
 import re
 import secrets
 import string
 import threading
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ from aiohttp import web
 from chalice.app import Chalice
 from multidict import CIMultiDict
 
+from infra.local.lambda_context import DEFAULT_ACCOUNT_ID, FakeLambdaContext
 from infra.local.workers import InvocationError, WorkerPool, resolve_handler, serialise_result
 
 if TYPE_CHECKING:
@@ -48,7 +47,6 @@ MAX_URL_LENGTH = 8192
 #: API Gateway's limit on the request line and header values together. Larger → 431.
 MAX_HEADER_BYTES = 10240
 
-DEFAULT_ACCOUNT_ID = "123456789012"
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 Handler = Callable[[Any, Any], Any]
@@ -78,47 +76,12 @@ def trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)}"
 
 
-def aws_region() -> str:
-    """The region Lambda would run in (``AWS_REGION``), as the SDK reads it."""
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 def json_response(status: int, payload: Any, *, error_type: str | None = None) -> web.Response:
     """An AWS-style JSON answer, with ``x-amzn-ErrorType`` when it is an error of a named type."""
     headers = CIMultiDict({"Content-Type": "application/json"})
     if error_type:
         headers["x-amzn-ErrorType"] = error_type
     return web.Response(status=status, body=json.dumps(payload).encode(), headers=headers)
-
-
-class FakeLambdaContext:
-    """What the Lambda Python runtime passes as ``context`` (the attributes apps actually read)."""
-
-    def __init__(
-        self,
-        function_name: str,
-        *,
-        timeout: float = 60.0,
-        memory_limit_in_mb: int = 128,
-        region: str | None = None,
-        account_id: str = DEFAULT_ACCOUNT_ID,
-    ) -> None:
-        region = region or aws_region()
-        self.aws_request_id: str = str(uuid.uuid4())
-        self.function_name: str = function_name
-        self.function_version: str = "$LATEST"
-        # The real runtime reads this from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, so it is a string there too.
-        self.memory_limit_in_mb: str = str(memory_limit_in_mb)
-        self.invoked_function_arn: str = f"arn:aws:lambda:{region}:{account_id}:function:{function_name}"
-        self.log_group_name: str = f"/aws/lambda/{function_name}"
-        day = datetime.now(UTC).strftime("%Y/%m/%d")
-        self.log_stream_name: str = f"{day}/[$LATEST]{uuid.uuid4().hex}"
-        self.identity: Any = None
-        self.client_context: Any = None
-        self._deadline = time.monotonic() + timeout
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class LockTimeout(Exception):

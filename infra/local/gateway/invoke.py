@@ -13,12 +13,11 @@ from multidict import CIMultiDict
 from infra.local.gateway.core import (
     MAX_SYNC_INVOKE_PAYLOAD,
     MAX_SYNC_RESPONSE_PAYLOAD,
-    FakeLambdaContext,
     GatewayCore,
-    aws_region,
     json_response,
     log,
 )
+from infra.local.lambda_context import FakeLambdaContext, aws_region
 from infra.local.workers import InvocationError
 
 INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations/?$")

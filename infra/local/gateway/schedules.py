@@ -12,7 +12,8 @@ from typing import Any
 
 from chalice.app import ScheduledEventConfig, ScheduleExpression
 
-from infra.local.gateway.core import GatewayCore, aws_region, log
+from infra.local.gateway.core import GatewayCore, log
+from infra.local.lambda_context import aws_region
 
 _RATE_RE = re.compile(r"^\s*rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)\s*$", re.IGNORECASE)
 _RATE_UNITS = {"minute": 60, "hour": 3600, "day": 86400}

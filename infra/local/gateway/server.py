@@ -17,7 +17,6 @@ from infra.local.gateway.core import (
     MAX_HEADER_BYTES,
     MAX_REQUEST_BODY,
     MAX_URL_LENGTH,
-    aws_region,
     json_response,
     log,
 )
@@ -25,6 +24,7 @@ from infra.local.gateway.invoke import INVOKE_PATH, LambdaInvokeApi
 from infra.local.gateway.rest import RestApi
 from infra.local.gateway.schedules import ScheduleRunner
 from infra.local.gateway.websocket import WebSocketApi
+from infra.local.lambda_context import aws_region
 
 # What aiohttp's parser itself accepts: well above API Gateway's limits (core.py), so that the gateway measures them and
 # answers in JSON. Beyond these the parser gives up and the protocol below answers (also in JSON).
