@@ -216,8 +216,8 @@ def update_user(login: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def delete_user(login: str) -> None:
     """DELETE /admin/platform/users/{login}: its sessions and tokens stop working, its sockets close."""
-    from chalicelib.entities import realtime
+    from chalicelib.entities import sockets  # removing a user only: the management API client stays out otherwise
 
     user = user_with_login(login)
     repository.delete_user(user)
-    realtime.close_user_connections(user.id)
+    sockets.close_user_connections(user.id)

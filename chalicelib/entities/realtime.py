@@ -6,9 +6,7 @@ Engine.IO open packet and the Socket.IO ``40``. ``$default`` answers each ping `
 with ``3probe``) and records the ping. ``$disconnect`` forgets the connection. A scheduled sweep closes
 connections that have not pinged for pingInterval + pingTimeout, reading a GSI of last-ping times.
 
-Entity events go out as ``42["<store>:created|updated|deleted", entity]`` to every connection of a user
-who may read the entity, found through the connections' indexes by user and by group, by the ``ws_push``
-function, off the request path.
+Entity events go out through :mod:`chalicelib.entities.sockets`, which also sends and closes for this module.
 """
 
 from __future__ import annotations
@@ -18,14 +16,12 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from json.encoder import encode_basestring
 from typing import Any
 
-from chalicelib import aws
 from chalicelib.crypto import new_key
-from chalicelib.entities import jsontext, repository
-from chalicelib.entities.models import Connection, Entity
+from chalicelib.entities import repository
+from chalicelib.entities.models import Connection
+from chalicelib.entities.sockets import close, send
 from chalicelib.errors import KeyportError, Unauthorized
 from chalicelib.http import now_ms
 from chalicelib.jobs.invoke import invoke_async
@@ -34,15 +30,12 @@ from chalicelib.settings import get_settings
 log = logging.getLogger("keyport.entities.realtime")
 
 PING_SHARDS = 4
-FRAME_MAX_BYTES = 128 * 1024  # API Gateway's limit for one websocket message
 CONNECTION_MAX_SECONDS = 2 * 3600 + 600  # API Gateway closes connections after 2 hours
 OPEN_RETRY_DELAYS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.0, 1.0)
 SWEEP_BATCH = 100
 SWEEP_RESERVE_MS = 5000
-PUSH_THREADS = 8
 
-OPEN_FUNCTION, PUSH_FUNCTION = "ws_open", "ws_push"
-USER, GROUP, ANY = "user", "group", "any"
+OPEN_FUNCTION = "ws_open"
 
 
 # --- the management API ------------------------------------------------------------------------------
@@ -63,35 +56,6 @@ def management_endpoint(request_context: dict[str, Any]) -> str:
     return f"https://{domain}/{stage}"
 
 
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
-def send(endpoint: str, connection_id: str, text: str) -> bool:
-    """Send one text frame; False when the connection is gone (410)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.management_client(endpoint).post_to_connection(ConnectionId=connection_id, Data=text.encode("utf-8"))
-    except ClientError as e:
-        if _error_code(e) == "GoneException":
-            return False
-        raise
-    return True
-
-
-def close(endpoint: str, connection_id: str) -> None:
-    """Close a connection (API Gateway then sends $disconnect); a connection already gone is fine."""
-    from botocore.exceptions import ClientError
-
-    try:
-        aws.management_client(endpoint).delete_connection(ConnectionId=connection_id)
-    except ClientError as e:
-        if _error_code(e) != "GoneException":
-            raise
-
-
 # --- $connect, $default, $disconnect ------------------------------------------------------------------
 
 
@@ -101,7 +65,7 @@ def _shard(connection_id: str) -> str:
 
 def connect(event: dict[str, Any]) -> dict[str, Any]:
     """$connect: 400 unless EIO=3 over websocket, 401 without a valid session or token."""
-    from chalicelib.entities.auth import authenticate
+    from chalicelib.entities.auth import authenticate  # $connect only: keeps auth out of the other handlers
 
     query = event.get("queryStringParameters") or {}
     if query.get("EIO") != "3" or query.get("transport") != "websocket":
@@ -193,78 +157,6 @@ def message(event: dict[str, Any]) -> None:
 def disconnect(event: dict[str, Any]) -> None:
     """$disconnect: forget the connection."""
     repository.delete_connection(str(event["requestContext"]["connectionId"]))
-
-
-# --- entity events --------------------------------------------------------------------------------------
-
-
-def _frame(event: str, store: str, entity: Entity) -> str:
-    name = encode_basestring(f"{store}:{event}")
-    frame = f"42[{name},{entity.doc}]"
-    if len(frame.encode("utf-8")) <= FRAME_MAX_BYTES:
-        return frame
-    # Too large for one websocket message: the system fields, and a flag to fetch the rest.
-    document = jsontext.stored(str(entity.doc))
-    summary = {name: document.get(name) for name in ("_id", "owner", "group", "access", "branch", "time")}
-    summary["_truncated"] = True
-    return f"42[{name},{jsontext.dumps(summary)}]"
-
-
-def _targets(entity: Entity) -> list[list[str]]:
-    from chalicelib.entities.service import grants
-
-    access, branch = grants(entity)
-    targets = [[entity.owner, USER], [entity.group, GROUP]]
-    targets += [[principal, ANY] for principal in access]
-    targets += [[group, GROUP] for group in branch]
-    return targets
-
-
-def notify(event: str, store: str, entity: Entity) -> None:
-    """Queue the push of an entity event to its readers' connections; a failure is logged, not raised."""
-    try:
-        invoke_async(PUSH_FUNCTION, {"frame": _frame(event, store, entity), "targets": _targets(entity)})
-    except KeyportError:
-        log.warning("the %s event of entity %s could not be queued", event, entity.id)
-
-
-def push(payload: dict[str, Any]) -> dict[str, int]:
-    """ws_push: send one frame to every connection of the given users and groups."""
-    frame = str(payload.get("frame", ""))
-    endpoints: dict[str, str] = {}
-    for principal, kind in payload.get("targets", []):
-        for connection in repository.connections_of(principal, user=kind in (USER, ANY), group=kind in (GROUP, ANY)):
-            endpoints[connection.id] = connection.endpoint
-    if not frame or not endpoints:
-        return {"sent": 0, "gone": 0}
-
-    def deliver(item: tuple[str, str]) -> bool | None:
-        connection_id, endpoint = item
-        try:
-            if send(endpoint, connection_id, frame):
-                return True
-            repository.delete_connection(connection_id)
-            return False
-        except Exception:  # one unreachable connection must not stop the others
-            log.exception("push to websocket %s failed", connection_id)
-            return None
-
-    with ThreadPoolExecutor(max_workers=min(PUSH_THREADS, len(endpoints))) as pool:
-        results = list(pool.map(deliver, endpoints.items()))
-    return {"sent": results.count(True), "gone": results.count(False)}
-
-
-def close_user_connections(user_id: str) -> int:
-    """Close every websocket of a user (the user was removed); how many."""
-    closed = 0
-    for connection in repository.connections_of(user_id, user=True, group=False):
-        try:
-            close(connection.endpoint, connection.id)
-        except Exception:
-            log.exception("closing websocket %s failed", connection.id)
-        repository.delete_connection(connection.id)
-        closed += 1
-    return closed
 
 
 # --- the sweep ---------------------------------------------------------------------------------------------

@@ -213,9 +213,9 @@ def ws_open(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @bp.lambda_function(name="ws_push")
 def ws_push(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Send one entity event to the connections of everyone who may read the entity."""
-    from chalicelib.entities import realtime
+    from chalicelib.entities import sockets
 
-    return realtime.push(event)
+    return sockets.push(event)
 
 
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="ws_sweep")

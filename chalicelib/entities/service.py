@@ -229,13 +229,24 @@ def delete(caller: Principal, store: str, entity_id: str) -> str:
     raise Conflict("The entity kept changing while it was being removed; try again.")
 
 
+def readers(entity: Entity) -> list[list[str]]:
+    """Whose websockets hear of the entity: [principal, kind] of its owner, group, access and branch."""
+    from chalicelib.entities.sockets import ANY, GROUP, USER  # a write's only: keeps sockets out of a read
+
+    access, branch = grants(entity)
+    targets = [[entity.owner, USER], [entity.group, GROUP]]
+    targets += [[principal, ANY] for principal in access]
+    targets += [[group, GROUP] for group in branch]
+    return targets
+
+
 def _notify(event: str, store: str, entity: Entity) -> None:
     """Queue the websocket event of a committed write. The write is done and its success is the answer: a
     failure here is logged with the entity's id and never raised (a client would retry, and duplicate)."""
     try:
-        from chalicelib.entities import realtime
+        from chalicelib.entities import sockets  # a write's only: the SDK's invoke stays out of a read's cold start
 
-        realtime.notify(event, store, entity)
+        sockets.notify(event, store, entity, readers(entity))
     except Exception:
         log.exception("the %s event of entity %s in store %s could not be queued", event, entity.id, store)
 
