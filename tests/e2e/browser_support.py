@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 SKIP_VARIABLE = "KEYPORT_SKIP_BROWSER"
 CHROMIUM_VARIABLE = "KEYPORT_CHROMIUM"
@@ -107,3 +108,20 @@ def serve_directory(directory: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def register_provider(stack: Any, provider: Any, integration: str, client_id: str, client_secret: str) -> None:
+    """The provider knows Keyport as a client (PKCE, secret in the token request's body); Keyport knows the
+    provider as ``integration`` (``stack`` is a running local stack, ``provider`` a started OAuth2Provider)."""
+    provider.add_client(
+        client_id,
+        client_secret,
+        [f"{stack.url}/auth/callback"],
+        token_endpoint_auth_method="client_secret_post",
+        require_pkce=True,
+        scope="read write",
+    )
+    put = requests.put(
+        f"{stack.url}/api/{integration}", auth=stack.auth, json=provider.definition("Local OAuth"), timeout=10
+    )
+    assert put.status_code in (200, 201), put.text

@@ -23,13 +23,21 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from tests.e2e.browser_support import BROWSER_DIR, TIMEOUT_MS, launch_chromium, require_browser, serve_directory
+from tests.e2e.browser_support import (
+    BROWSER_DIR,
+    TIMEOUT_MS,
+    launch_chromium,
+    register_provider,
+    require_browser,
+    serve_directory,
+)
 from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 
 INTEGRATION = "local-oauth"
 PUBLISHABLE_KEY = "pk_test_browser_5d2e8b"
 CLIENT_ID = "keyport-browser-e2e"
 CLIENT_SECRET = "browser-e2e-client-secret-93b1"
+
 
 @dataclass
 class Peers:
@@ -97,19 +105,9 @@ def peers() -> Iterator[Peers]:
 
 def _register(stack: RunningStack, provider: Any) -> None:
     """The provider knows Keyport as a client; Keyport knows the provider as an integration and a configuration."""
-    provider.add_client(
-        CLIENT_ID,
-        CLIENT_SECRET,
-        [f"{stack.url}/auth/callback"],
-        token_endpoint_auth_method="client_secret_post",
-        require_pkce=True,
-        scope="read write",
-    )
-    api = f"{stack.url}/api/{INTEGRATION}"
-    put = requests.put(api, auth=stack.auth, json=provider.definition("Local OAuth"), timeout=10)
-    assert put.status_code in (200, 201), put.text
+    register_provider(stack, provider, INTEGRATION, CLIENT_ID, CLIENT_SECRET)
     configuration = requests.post(
-        f"{api}/configurations",
+        f"{stack.url}/api/{INTEGRATION}/configurations",
         auth=stack.auth,
         json={"credentials": {"clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}, "scopes": ["read"]},
         timeout=10,

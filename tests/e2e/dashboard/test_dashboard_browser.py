@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.browser_support import TIMEOUT_MS, chromium_path, launch_chromium
+from tests.e2e.browser_support import TIMEOUT_MS, chromium_path, launch_chromium, register_provider
 from tests.e2e.conftest import ROOT, RunningStack, start_stack, stop_stack
 
 HERE = Path(__file__).resolve().parent
@@ -103,18 +103,7 @@ def operator() -> Iterator[Operator]:
         cleanup.callback(provider.stop)
         stack = start_stack()
         cleanup.callback(stop_stack, stack)
-        provider.add_client(
-            CLIENT_ID,
-            CLIENT_SECRET,
-            [f"{stack.url}/auth/callback"],
-            token_endpoint_auth_method="client_secret_post",
-            require_pkce=True,
-            scope="read write",
-        )
-        put = requests.put(
-            f"{stack.url}/api/{INTEGRATION}", auth=stack.auth, json=provider.definition("Local OAuth"), timeout=10
-        )
-        assert put.status_code in (200, 201), put.text
+        register_provider(stack, provider, INTEGRATION, CLIENT_ID, CLIENT_SECRET)
         playwright = cleanup.enter_context(sync_playwright())
         browser = launch_chromium(playwright)
         cleanup.callback(browser.close)
