@@ -6,6 +6,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 
 from chalicelib.aws import table_meta
 from chalicelib.dynamo import Model
+from chalicelib.lockout import FailureRecord
 
 
 class DashboardSession(Model):
@@ -20,16 +21,10 @@ class DashboardSession(Model):
     ttl = TTLAttribute()
 
 
-class SignInFailures(Model):
+class SignInFailures(FailureRecord):
     """Recent wrong secret keys from one client address (by keyed hash), and the lockout they caused."""
 
     Meta = table_meta("dashboard-sign-in-failures", ttl_attribute="ttl")
-
-    id = UnicodeAttribute(hash_key=True)
-    failures = NumberAttribute(default=0)
-    last_failure_at = NumberAttribute()
-    locked_until = NumberAttribute(default=0)
-    ttl = TTLAttribute()
 
 
 class ActivityEvent(Model):

@@ -4,29 +4,28 @@ The cookie holds a random session id; the table holds only its SHA-256, the sess
 token and its expiry (and a TTL, since DynamoDB deletes expired items lazily, an expired item is
 treated as absent). Signing out deletes the item, so a copied cookie stops working everywhere.
 
-Lockout, as the entity store's sign-in: after ``LOGIN_MAX_FAILURES`` (5) wrong keys from one client
-address within 15 minutes, sign-in from that address is refused with 429 for ``LOGIN_LOCKOUT_SECONDS``
-(60 s), doubling with each further failure up to 15 minutes; a successful sign-in clears the count.
+Lockout, the entity store's own (:mod:`chalicelib.lockout`): after ``LOGIN_MAX_FAILURES`` (5) wrong
+keys from one client address within 15 minutes, sign-in from that address is refused with 429 for
+``LOGIN_LOCKOUT_SECONDS`` (60 s), doubling with each further failure up to 15 minutes; a successful
+sign-in clears the count.
 """
 
 from __future__ import annotations
 
-import math
 import secrets
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.crypto import key_hash, keyed_hash, same
 from chalicelib.dashboard.models import DashboardSession, SignInFailures
-from chalicelib.dynamo import is_conditional_failure, translated
+from chalicelib.dynamo import translated
 from chalicelib.errors import TooManyRequests, Unauthorized
+from chalicelib.lockout import Lockout
 from chalicelib.settings import get_settings
 
 COOKIE = "keyport_dashboard"
 SESSION_SECONDS = 8 * 3600
-FAILURE_WINDOW_MS = 15 * 60 * 1000
-LOCK_MAX_SECONDS = 15 * 60
 
 
 class NoSecretKey(Unauthorized):
@@ -43,6 +42,9 @@ class SignInLocked(TooManyRequests):
     code = "sign_in_locked"
 
 
+LOCKOUT = Lockout(SignInFailures, SignInLocked, "Too many wrong keys from this address; try again in {seconds} s.")
+
+
 def _expiry(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
@@ -57,12 +59,11 @@ def sign_in(given: str, client: str, now: int) -> tuple[str, DashboardSession]:
     key = get_settings().secret_key
     if not key:
         raise NoSecretKey()
-    failures_id = keyed_hash(client, "dashboard-sign-in")
-    _check_lock(failures_id, now)
+    attempt = LOCKOUT.attempt(keyed_hash(client, "dashboard-sign-in"), now)
     if not given or not same(given, key):
-        _record_failure(failures_id, now)
+        attempt.failed()
         raise WrongKey()
-    _clear_failures(failures_id)
+    attempt.succeeded()
     value = secrets.token_urlsafe(32)
     expires_at = now + SESSION_SECONDS * 1000
     session = DashboardSession(
@@ -100,52 +101,3 @@ def sign_out(session: DashboardSession) -> None:
 def token_matches(session: DashboardSession, given: str | None) -> bool:
     """Whether a form's token is the session's own (constant time)."""
     return bool(given) and same(str(given), str(session.csrf))
-
-
-# --- lockout ------------------------------------------------------------------------------------------
-
-
-def _check_lock(failures_id: str, now: int) -> None:
-    with translated():
-        try:
-            record = SignInFailures.get(failures_id)
-        except DoesNotExist:
-            return
-    if int(record.locked_until or 0) > now:
-        seconds = max(1, math.ceil((int(record.locked_until) - now) / 1000))
-        raise SignInLocked(
-            f"Too many wrong keys from this address; try again in {seconds} s.", headers={"Retry-After": str(seconds)}
-        )
-
-
-def _record_failure(failures_id: str, now: int) -> None:
-    settings = get_settings()
-    keep = _expiry(now + FAILURE_WINDOW_MS + LOCK_MAX_SECONDS * 1000)
-    record = SignInFailures(failures_id)
-    try:
-        with translated():
-            record.update(
-                actions=[
-                    SignInFailures.failures.add(1),
-                    SignInFailures.last_failure_at.set(now),
-                    SignInFailures.ttl.set(keep),
-                ],
-                condition=SignInFailures.last_failure_at >= now - FAILURE_WINDOW_MS,
-            )
-        failures = int(record.failures)
-    except UpdateError as e:
-        if not is_conditional_failure(e):
-            raise
-        with translated():
-            SignInFailures(failures_id, failures=1, last_failure_at=now, locked_until=0, ttl=keep).save()
-        failures = 1
-    if failures >= settings.login_max_failures:
-        doublings = min(failures - settings.login_max_failures, 16)
-        seconds = min(settings.login_lockout_seconds * 2**doublings, LOCK_MAX_SECONDS)
-        with translated():
-            SignInFailures(failures_id).update(actions=[SignInFailures.locked_until.set(now + seconds * 1000)])
-
-
-def _clear_failures(failures_id: str) -> None:
-    with translated():
-        SignInFailures(failures_id).delete()

@@ -12,7 +12,6 @@ scrypt work, so answers do not tell which logins exist.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,16 +22,15 @@ from typing import Any
 from chalicelib.crypto import hash_password, key_hash, new_key, verify_password
 from chalicelib.entities import repository
 from chalicelib.entities.accounts import LOGIN_PATTERN, PASSWORD_MAX
-from chalicelib.entities.models import Credential, PlatformUser
+from chalicelib.entities.models import Credential, LoginFailures, PlatformUser
 from chalicelib.errors import BadRequest, TooManyRequests, Unauthorized
 from chalicelib.http import is_unicode, now_ms
+from chalicelib.lockout import Lockout
 from chalicelib.settings import get_settings
 
 SESSION, ACCESS = "session", "access"
 COOKIE = "sid"
 TOKEN_MIN_SECONDS, TOKEN_MAX_SECONDS = 60, 30 * 24 * 3600
-FAILURE_WINDOW_MS = 15 * 60 * 1000
-LOCK_MAX_SECONDS = 15 * 60
 
 
 class WrongCredentials(Unauthorized):
@@ -47,6 +45,9 @@ class NotAuthenticated(Unauthorized):
 
 class LoginLocked(TooManyRequests):
     code = "login_locked"
+
+
+LOCKOUT = Lockout(LoginFailures, LoginLocked, "Too many failed logins; try again in {seconds} s.")
 
 
 @dataclass(frozen=True)
@@ -91,36 +92,17 @@ def _decoy_hash() -> str:
     return hash_password("keyport-decoy-password")
 
 
-def _check_lock(key: str, now: int) -> None:
-    record = repository.get_login_failures(key)
-    if record is not None and int(record.locked_until or 0) > now:
-        seconds = max(1, math.ceil((int(record.locked_until) - now) / 1000))
-        raise LoginLocked(f"Too many failed logins; try again in {seconds} s.", headers={"Retry-After": str(seconds)})
-
-
-def _record_failure(key: str, now: int) -> None:
-    settings = get_settings()
-    keep_until = now + FAILURE_WINDOW_MS + LOCK_MAX_SECONDS * 1000
-    failures = repository.add_login_failure(key, now, now - FAILURE_WINDOW_MS, keep_until)
-    if failures >= settings.login_max_failures:
-        doublings = min(failures - settings.login_max_failures, 16)
-        seconds = min(settings.login_lockout_seconds * 2**doublings, LOCK_MAX_SECONDS)
-        repository.lock_login(key, now + seconds * 1000, keep_until)
-
-
 def verify_login(body: dict[str, Any], now: int) -> PlatformUser:
     """The user whose login and password the body carries; 401 when wrong, 429 while locked out."""
     login, password = _login_and_password(body)
-    key = key_hash("platform-login|" + login[:256])
-    _check_lock(key, now)
+    attempt = LOCKOUT.attempt(key_hash("platform-login|" + login[:256]), now)
     plausible = LOGIN_PATTERN.match(login) is not None and len(password) <= PASSWORD_MAX
     user = repository.get_user(login) if plausible else None
     matches = verify_password(password[:PASSWORD_MAX], user.password_hash if user else _decoy_hash())
     if user is None or not matches:
-        _record_failure(key, now)
+        attempt.failed()
         raise WrongCredentials()
-    if repository.get_login_failures(key) is not None:
-        repository.clear_login_failures(key)
+    attempt.succeeded()
     return user
 
 

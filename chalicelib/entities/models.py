@@ -13,6 +13,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 
 from chalicelib.aws import table_meta
 from chalicelib.dynamo import Model
+from chalicelib.lockout import FailureRecord
 
 # --- groups and users ------------------------------------------------------------------------------
 
@@ -97,16 +98,10 @@ class Credential(Model):
     ttl = TTLAttribute()
 
 
-class LoginFailures(Model):
+class LoginFailures(FailureRecord):
     """Recent failed logins for one login name (by its SHA-256), and the lockout they caused."""
 
     Meta = table_meta("platform-login-failures", ttl_attribute="ttl")
-
-    id = UnicodeAttribute(hash_key=True)
-    failures = NumberAttribute(default=0)
-    last_failure_at = NumberAttribute()
-    locked_until = NumberAttribute(default=0)
-    ttl = TTLAttribute()
 
 
 # --- entities ----------------------------------------------------------------------------------------

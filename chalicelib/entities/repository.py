@@ -14,7 +14,6 @@ from chalicelib.entities.models import (
     Connection,
     Credential,
     Entity,
-    LoginFailures,
     PlatformGroup,
     PlatformUser,
 )
@@ -143,53 +142,6 @@ def delete_credential(credential_id: str) -> None:
     """Forget a session or token."""
     with translated():
         Credential(credential_id).delete()
-
-
-# --- failed logins -------------------------------------------------------------------------------------
-
-
-def get_login_failures(key: str) -> LoginFailures | None:
-    """The failure record of one login (by hash), or None."""
-    with translated():
-        try:
-            return LoginFailures.get(key)
-        except DoesNotExist:
-            return None
-
-
-def add_login_failure(key: str, now: int, window_start: int, keep_until: int) -> int:
-    """Count one failure (restarting the count when the last one is older than the window); the new count."""
-    record = LoginFailures(key)
-    actions: list[Any] = [
-        LoginFailures.failures.add(1),
-        LoginFailures.last_failure_at.set(now),
-        LoginFailures.ttl.set(_expiry(keep_until)),
-    ]
-    try:
-        with translated():
-            record.update(actions=actions, condition=LoginFailures.last_failure_at >= window_start)
-        return int(record.failures)
-    except UpdateError as e:
-        if not is_conditional_failure(e):
-            raise
-    fresh = LoginFailures(key, failures=1, last_failure_at=now, locked_until=0, ttl=_expiry(keep_until))
-    with translated():
-        fresh.save()
-    return 1
-
-
-def lock_login(key: str, until: int, keep_until: int) -> None:
-    """Refuse logins for this login until ``until`` (ms)."""
-    with translated():
-        LoginFailures(key).update(
-            actions=[LoginFailures.locked_until.set(until), LoginFailures.ttl.set(_expiry(keep_until))]
-        )
-
-
-def clear_login_failures(key: str) -> None:
-    """Forget the failures of one login (after a successful login)."""
-    with translated():
-        LoginFailures(key).delete()
 
 
 # --- entities ------------------------------------------------------------------------------------------
