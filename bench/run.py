@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from bench import broker_fetch, cold_start, first_request, local_throughput, secret_read, sweep, sweep_scale, warm_get
+from bench import (
+    broker_fetch,
+    cold_start,
+    first_request,
+    local_throughput,
+    package_size,
+    secret_read,
+    sweep,
+    sweep_scale,
+    warm_get,
+)
 
 
 def main() -> None:
+    package_size.main([])
+    print()
     cold_start.main()
     print()
     first_request.main([])
