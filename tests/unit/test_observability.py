@@ -6,11 +6,17 @@ import base64
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from chalicelib import observability
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_log_line_is_one_json_object_with_the_requests_context_and_extra_fields() -> None:
@@ -36,8 +42,9 @@ def test_a_log_line_is_one_json_object_with_the_requests_context_and_extra_field
     ],
 )
 def test_json_lines_on_lambda_or_when_asked(environ: dict[str, str], json_lines: bool) -> None:
-    root = logging.getLogger()
-    kept = [(handler, handler.formatter) for handler in root.handlers]
+    root, keyport = logging.getLogger(), logging.getLogger(observability.LOGGER)
+    kept = [(handler, handler.formatter) for handler in [*root.handlers, *keyport.handlers]]
+    level = keyport.level
     handler = logging.StreamHandler(io.StringIO())
     root.addHandler(handler)
     try:
@@ -45,8 +52,27 @@ def test_json_lines_on_lambda_or_when_asked(environ: dict[str, str], json_lines:
         assert isinstance(handler.formatter, observability.JsonFormatter) is json_lines
     finally:
         root.removeHandler(handler)
+        keyport.setLevel(level)
         for other, formatter in kept:
             other.setFormatter(formatter)
+
+
+@pytest.mark.parametrize(
+    "handler_module",
+    [
+        "app",  # the API and websocket handlers: Chalice gives Keyport's logger a handler of its own
+        "chalicelib.publishing.routes",  # a blueprint's function: Lambda loads its module, not app.py
+        "chalicelib.jobs.functions",
+    ],
+)
+def test_every_module_lambda_loads_a_handler_from_writes_json_lines(handler_module: str) -> None:
+    code = f"import logging, sys\nimport {handler_module}\nlogging.getLogger('keyport.test').info('started')\n"
+    environ = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "keyport-prod-x", "LOG_LEVEL": "INFO"}
+    environ.pop("LOG_FORMAT", None)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (line["logger"], line["level"], line["message"]) == ("keyport.test", "INFO", "started")
 
 
 def test_a_metric_is_an_emf_line_with_its_namespace_dimensions_and_value() -> None:
