@@ -5,8 +5,8 @@ A module opts in by overriding the root ``aws_env`` fixture (``tests/functional/
 does it for the whole integrations folder)::
 
     @pytest.fixture
-    def aws_env(integrations_aws: None) -> None:
-        empty_tables()
+    def aws_env(integrations_env: None) -> None:
+        pass  # the module's integrations tables, emptied
 
 and names other tables by overriding ``integrations_models`` (``connect_flow_models``, ``sweep_models``).
 """
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.moto_stack import Models, integration_models
+from tests.support.moto_stack import Models, empty_tables, integration_models, reread_settings
 from tests.support.moto_stack import integrations_aws as _integrations_aws
 
 
@@ -32,3 +32,10 @@ def integrations_aws(integrations_models: Models) -> Iterator[None]:
     """moto with ``integrations_models``' tables and the KMS key, shared by the tests of one module."""
     with _integrations_aws(integrations_models):
         yield
+
+
+@pytest.fixture
+def integrations_env(integrations_aws: None, integrations_models: Models) -> None:
+    """The module's moto, its tables emptied and the settings re-read, for each test."""
+    empty_tables(integrations_models)
+    reread_settings()

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from tests.support.kms import kms_unreachable
-from tests.support.moto_stack import empty_tables
 from tests.support.pizzly import PizzlyApi, raw_item, stored_authentication, stored_configuration
 
 AUTH = "integrations/authentication"
@@ -19,8 +18,8 @@ SECRET_B = "gho_secret_of_record_b_9876543210"
 
 
 @pytest.fixture
-def aws_env(integrations_aws: None) -> None:
-    empty_tables()
+def aws_env(integrations_env: None) -> None:
+    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from tests.conftest import TEST_SECRET_KEY
 from tests.support.broker_api import BrokerApi
 from tests.support.kms import kms_unreachable
-from tests.support.moto_stack import empty_tables, integrations_aws
+from tests.support.moto_stack import Models
 from tests.support.pizzly import PizzlyApi
 
 
@@ -24,14 +23,14 @@ def _models() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def idempotency_aws() -> Iterator[None]:
-    with integrations_aws(_models):
-        yield
+def integrations_models() -> Models:
+    """The integrations' and the broker's tables, and the idempotency records."""
+    return _models
 
 
 @pytest.fixture
-def aws_env(idempotency_aws: None) -> None:
-    empty_tables(_models)
+def aws_env(integrations_env: None) -> None:
+    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
 
 
 @pytest.fixture

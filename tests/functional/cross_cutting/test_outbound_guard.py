@@ -19,8 +19,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
+from tests.support.connect_flow import callback_message
 from tests.support.http_peer import HttpPeer
-from tests.support.moto_stack import connect_flow_models, empty_tables, integrations_aws
+from tests.support.moto_stack import Models, connect_flow_models, reread_settings
 from tests.support.pizzly import PizzlyApi, stored_authentication
 
 INSIDE = {
@@ -35,23 +36,14 @@ REFUSED_BODY = {
 
 
 @pytest.fixture(scope="module")
-def keyport_aws() -> Iterator[None]:
-    with integrations_aws(connect_flow_models):
-        yield
+def integrations_models() -> Models:
+    """The REST API's tables and the connect flow's OAuth states."""
+    return connect_flow_models
 
 
 @pytest.fixture
-def aws_env(keyport_aws: None) -> None:
-    empty_tables(connect_flow_models)
-    settings_changed()
-
-
-def settings_changed() -> None:
-    """Re-read the settings outside any request (the test client runs requests with the dev stage's variables)."""
-    from chalicelib.settings import clear_settings, get_settings
-
-    clear_settings()
-    get_settings()
+def aws_env(integrations_env: None) -> None:
+    """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
 
 
 @pytest.fixture
@@ -63,7 +55,7 @@ def env() -> Iterator[Callable[..., None]]:
         for name, value in values.items():
             saved.setdefault(name, os.environ.get(name))
             os.environ[name] = value
-        settings_changed()
+        reread_settings()
 
     yield set_env
     for name, value in saved.items():
@@ -71,7 +63,7 @@ def env() -> Iterator[Callable[..., None]]:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
-    settings_changed()
+    reread_settings()
 
 
 @pytest.fixture(autouse=True)
@@ -401,22 +393,24 @@ def test_connect_params_stored_before_they_were_checked_are_refused_by_the_proxy
 # --- the connect flow and refreshes --------------------------------------------------------------------------
 
 
+def client_credentials_partner(api: PizzlyApi, token_url: str) -> None:
+    """'partner': a client-credentials integration getting its tokens at ``token_url``, and its configuration."""
+    put = api.put(
+        "/api/partner", definition("https://api.partner.example/v1/", token_url, grantType="client_credentials")
+    )
+    assert put.status == 201, put.body
+    api.configuration("partner")
+
+
 def page_error(response: Any) -> dict[str, Any]:
-    message = json.loads(response.body.split(b"var message = ")[1].split(b"; var origins")[0])
+    message = callback_message(response)
     assert message["eventType"] == "AUTHORIZATION_FAILED", message
     error: dict[str, Any] = message["data"]["error"]
     return error
 
 
 def test_a_client_credentials_connection_to_a_token_url_that_resolves_inside_fails(client: Any, api: PizzlyApi) -> None:
-    put = api.put(
-        "/api/partner",
-        definition(
-            "https://api.partner.example/v1/", "https://token.internal.test/token", grantType="client_credentials"
-        ),
-    )
-    assert put.status == 201, put.body
-    api.configuration("partner")
+    client_credentials_partner(api, "https://token.internal.test/token")
 
     page = client.http.get("/auth/partner")
 
@@ -443,14 +437,7 @@ def test_the_code_exchange_with_a_token_url_that_resolves_inside_fails(client: A
 
 
 def test_connect_params_that_make_the_token_url_an_inside_address_are_refused(client: Any, api: PizzlyApi) -> None:
-    put = api.put(
-        "/api/partner",
-        definition(
-            "https://api.partner.example/v1/", "https://${connectParams.host}/token", grantType="client_credentials"
-        ),
-    )
-    assert put.status == 201, put.body
-    api.configuration("partner")
+    client_credentials_partner(api, "https://${connectParams.host}/token")
 
     page = client.http.get("/auth/partner?" + urlencode({"params[host]": "10.0.0.1"}))
 

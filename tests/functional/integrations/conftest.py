@@ -13,15 +13,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.moto_stack import Models, empty_tables, reread_settings
+from tests.support.moto_stack import reread_settings
 from tests.support.pizzly import PizzlyApi
 
 
 @pytest.fixture
-def aws_env(integrations_aws: None, integrations_models: Models) -> None:
+def aws_env(integrations_env: None) -> None:
     """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    empty_tables(integrations_models)
-    reread_settings()
 
 
 @pytest.fixture
