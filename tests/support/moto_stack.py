@@ -135,3 +135,22 @@ def atomic_requests() -> Iterator[None]:
         yield
     finally:
         BotocoreStubber.process_request = original  # type: ignore[method-assign]
+
+
+def at_once(calls: list[Callable[[], Any]], timeout: float = 60) -> list[Any]:
+    """Run ``calls`` in one thread each, all at once, with moto answering one request at a time
+    (:func:`atomic_requests`); their results, in the order they finished."""
+    import threading
+
+    results: list[Any] = []
+
+    def run(call: Callable[[], Any]) -> None:
+        results.append(call())
+
+    with atomic_requests():
+        threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=timeout)
+    return results

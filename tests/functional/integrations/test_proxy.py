@@ -11,14 +11,13 @@ import base64
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET, call, connect, register, secret_key_header
-from tests.support.moto_stack import Models, atomic_requests, connect_flow_models, set_env
+from tests.support.moto_stack import Models, at_once, connect_flow_models, set_env
 from tests.support.oauth1_provider import OAuth1Provider
 from tests.support.oauth2_provider import BINARY_BODY, OAuth2Provider
 
@@ -475,17 +474,8 @@ def test_concurrent_calls_with_a_due_token_cause_exactly_one_refresh(client: Any
     auth_id = connect(client, "plain")
     provider.access_token_lifetime = 3600
     provider.token_delay = 0.3  # keeps the first refresh in flight while the others arrive
-    results: list[Any] = []
 
-    def call() -> None:
-        results.append(forward("plain", auth_id, "me").status)
-
-    with atomic_requests():
-        threads = [threading.Thread(target=call) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+    results = at_once([lambda: forward("plain", auth_id, "me").status] * 4, timeout=30)
 
     assert results == [200, 200, 200, 200]
     assert len(provider.grants("refresh_token")) == 1

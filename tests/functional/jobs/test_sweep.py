@@ -9,14 +9,13 @@ Fixtures: tests/functional/jobs/conftest.py; the fan-out to workers: test_sweep_
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bench.calls import counting_aws_calls
-from tests.support.moto_stack import atomic_requests
+from tests.support.moto_stack import at_once
 from tests.support.oauth2_provider import OAuth2Provider
 from tests.support.sweep_stack import (
     CLIENT_ID,
@@ -199,17 +198,8 @@ def test_two_sweeps_at_once_refresh_each_due_authentication_exactly_once(
     due = [acme(DUE_LIFETIME) for _ in range(6)]
     originals = sorted(stored(client, auth_id)["payload"]["refreshToken"] for auth_id in due)
     provider.token_delay = 0.2  # keeps refreshes in flight while the other sweep reaches them
-    reports: list[Any] = []
 
-    def run() -> None:
-        reports.append(sweep())
-
-    with atomic_requests():
-        threads = [threading.Thread(target=run) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+    reports = at_once([sweep, sweep])
 
     assert len(reports) == 2
     assert sorted(r.form["refresh_token"] for r in provider.grants("refresh_token")) == originals

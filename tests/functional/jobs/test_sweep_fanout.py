@@ -9,7 +9,6 @@ refreshed twice would fail the second time. Fixtures: tests/functional/jobs/conf
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from bench.calls import counting_aws_calls
 from tests.support.entities_stack import RecordingLambda
-from tests.support.moto_stack import atomic_requests
+from tests.support.moto_stack import at_once
 from tests.support.oauth2_provider import OAuth2Provider
 from tests.support.sweep_stack import DUE_LIFETIME, LATER_LIFETIME, REFRESHED_LIFETIME, item, pin_settings, stored
 
@@ -249,14 +248,8 @@ def test_two_workers_given_the_same_shards_refresh_each_authentication_once(
     originals = refresh_tokens(client, due)
     provider.token_delay = 0.2  # keeps refreshes in flight while the other worker reaches them
     event = worker_event(every_shard())
-    reports: list[dict[str, Any]] = []
 
-    with atomic_requests():
-        threads = [threading.Thread(target=lambda: reports.append(run_worker(event))) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+    reports = at_once([lambda: run_worker(event)] * 2)
 
     assert len(reports) == 2
     assert sorted(r.form["refresh_token"] for r in provider.grants("refresh_token")) == originals
@@ -329,10 +322,10 @@ def test_a_malformed_worker_event_is_ignored(client: Any, provider: OAuth2Provid
 
 
 def test_the_workers_stop_before_the_next_scheduled_sweep() -> None:
+    from chalice.app import ScheduledEventConfig
+
     from app import app
     from chalicelib.jobs import refresh_fanout
-
-    from chalice.app import ScheduledEventConfig
 
     schedules = [s for s in app.event_sources if isinstance(s, ScheduledEventConfig) and s.name == "refresh_sweep"]
     expression: Any = schedules[0].schedule_expression
