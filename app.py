@@ -136,7 +136,7 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document() -> Response:
     """The OpenAPI 3.1 document of every route (no authentication)."""
-    from chalicelib.openapi import document
+    from chalicelib.openapi import document  # on first call: the services' documents stay out of the cold start
 
     return json_response(document(app.current_request))
 
