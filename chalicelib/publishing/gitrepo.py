@@ -21,7 +21,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from urllib3.exceptions import HTTPError
 
-from chalicelib import outbound
 from chalicelib.http import parse_json
 from chalicelib.publishing.buildlog import BuildFailed
 from chalicelib.settings import get_settings
@@ -76,6 +75,8 @@ def validate_url(url: str, *, allow_local: bool) -> str:
 
 
 def _host_allowed(host: str) -> bool:
+    from chalicelib import outbound  # on first use: the guard (ipaddress) stays out of every request's cold start
+
     return outbound.host_allowed(host, allow_loopback=get_settings().allow_http_loopback)
 
 
@@ -177,8 +178,10 @@ def read(url: str, commit: str | None) -> Snapshot:
 
 
 def _client(url: str) -> tuple[Any, str]:
-    # On first use: dulwich stays out of the API's cold start.
+    # On first use: dulwich and the outbound guard stay out of the API's cold start.
     from dulwich.client import default_user_agent_string, get_transport_and_path
+
+    from chalicelib import outbound
 
     if _is_local(url):
         return get_transport_and_path(url)
@@ -193,9 +196,11 @@ def _client(url: str) -> tuple[Any, str]:
 
 def _reason(error: Exception) -> str:
     """Why a fetch failed, in words that name no address, port or connection error."""
-    # On first use: dulwich stays out of the API's cold start.
+    # On first use: dulwich and the outbound guard stay out of the API's cold start.
     from dulwich.client import HTTPUnauthorized
     from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
+
+    from chalicelib import outbound
 
     if isinstance(error, outbound.DestinationNotAllowed):
         return "its address is not allowed."
