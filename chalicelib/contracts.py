@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, Union
+from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
 from chalicelib.openapi import ref
@@ -26,6 +26,35 @@ Schema = dict[str, Any]
 T = TypeVar("T")
 #: A field a body may leave out but never sets to null: ``x: Omittable[str] = None`` documents ``{"type": "string"}``.
 Omittable = Union[T, SkipJsonSchema[None]]  # noqa: UP007 (a generic alias needs Union)
+
+
+class ErrorMessage(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of ``{"error": {"type", "message"}}``: operators' routes, and the integrations API."""
+
+    error: ErrorMessage
+
+
+class CursorPage(BaseModel, Generic[T]):
+    """A page of a cursor-paged list (``limit`` and ``cursor``, see :func:`cursor_paging`)."""
+
+    object: Literal["list"]
+    data: list[T]
+    has_more: bool
+    next_cursor: str | None
+
+
+def cursor_paging(maximum: int = 100, default: int = 25) -> list[Schema]:
+    """The ``limit`` and ``cursor`` query parameters of a cursor-paged list."""
+    limit = Annotated[int, Field(ge=1, le=maximum)]
+    return [
+        parameter("limit", "query", f"Page size (1-{maximum}, default {default})", limit),
+        parameter("cursor", "query", "next_cursor of the previous page"),
+    ]
 
 
 class _Schema(GenerateJsonSchema):

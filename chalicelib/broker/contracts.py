@@ -12,7 +12,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, RootModel
 
 from chalicelib.broker.schemas import AuditQuery, BrokerConnectionCreate, BrokerGrantCreate
-from chalicelib.contracts import Operation, Response, Security, parameter, query_parameters
+from chalicelib.contracts import (
+    CursorPage,
+    ErrorBody,
+    Operation,
+    Response,
+    Security,
+    cursor_paging,
+    parameter,
+    query_parameters,
+)
 
 TAG = {
     "name": "broker",
@@ -27,15 +36,8 @@ Responses = dict[str, Response | tuple[str, Any]]
 # --- errors -----------------------------------------------------------------------------------------
 
 
-class BrokerOperatorMessage(BaseModel):
-    type: str
-    message: str
-
-
-class BrokerOperatorError(BaseModel):
+class BrokerOperatorError(ErrorBody):
     """The operators' routes answer in the operators' error body."""
-
-    error: BrokerOperatorMessage
 
 
 class BrokerDetail(BaseModel):
@@ -73,11 +75,8 @@ class BrokerCustomerWithKey(BrokerCustomer):
     api_key: Annotated[str, Field(description="Shown once")]
 
 
-class BrokerCustomerList(BaseModel):
-    object: Literal["list"]
-    data: list[BrokerCustomer]
-    has_more: bool
-    next_cursor: str | None
+class BrokerCustomerList(CursorPage[BrokerCustomer]):
+    """A page of customers, newest first."""
 
 
 class BrokerInstance(BaseModel):
@@ -91,11 +90,8 @@ class BrokerInstanceWithKey(BrokerInstance):
     proxy_key: Annotated[str, Field(description="Shown once")]
 
 
-class BrokerInstanceList(BaseModel):
-    object: Literal["list"]
-    data: list[BrokerInstance]
-    has_more: bool
-    next_cursor: str | None
+class BrokerInstanceList(CursorPage[BrokerInstance]):
+    """A page of a customer's instances, newest first."""
 
 
 class BrokerGrant(BaseModel):
@@ -176,10 +172,7 @@ _CUSTOMER_ID = _uuid("customer_id", "Customer Id")
 _CONNECTION_ID = _uuid("connection_id", "Connection Id")
 _GRANT_ID = _uuid("grant_id", "Grant Id")
 _INSTANCE_ID = _uuid("instance_id", "Instance Id")
-_PAGING = [
-    parameter("limit", "query", "Page size (1-100, default 25)", Annotated[int, Field(ge=1, le=100)]),
-    parameter("cursor", "query", "next_cursor of the previous page"),
-]
+_PAGING = cursor_paging()
 _OPERATOR_ERRORS: Responses = {
     "400": ("Invalid request", BrokerOperatorError),
     "401": ("Missing or invalid secret key", BrokerOperatorError),

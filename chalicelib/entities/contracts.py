@@ -7,7 +7,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.contracts import Omittable, Operation, Response, Security, parameter
+from chalicelib.contracts import (
+    CursorPage,
+    ErrorBody,
+    Omittable,
+    Operation,
+    Response,
+    Security,
+    cursor_paging,
+    parameter,
+)
 
 TAG = {
     "name": "entities",
@@ -33,13 +42,8 @@ class PlatformError(BaseModel):
     tags: Annotated[list[str], Field(examples=[["error_unauthorized"]])]
 
 
-class OperatorErrorDetail(BaseModel):
-    type: str
-    message: str
-
-
-class OperatorError(BaseModel):
-    error: OperatorErrorDetail
+class OperatorError(ErrorBody):
+    """The body of every error of the operators' routes under /admin/platform."""
 
 
 class PlatformOk(BaseModel):
@@ -134,18 +138,12 @@ class PlatformUser(BaseModel):
     updated_at: datetime
 
 
-class PlatformUserList(BaseModel):
-    object: Omittable[Literal["list"]] = None
-    data: Omittable[list[PlatformUser]] = None
-    has_more: Omittable[bool] = None
-    next_cursor: Omittable[str | None] = None
+class PlatformUserList(CursorPage[PlatformUser]):
+    """A page of platform users by login."""
 
 
-class PlatformGroupList(BaseModel):
-    object: Omittable[Literal["list"]] = None
-    data: Omittable[list[PlatformGroup]] = None
-    has_more: Omittable[bool] = None
-    next_cursor: Omittable[str | None] = None
+class PlatformGroupList(CursorPage[PlatformGroup]):
+    """A page of groups by name."""
 
 
 class PlatformMessage(BaseModel):
@@ -183,10 +181,7 @@ _STORE = parameter("store", "path", "Store name: 1-64 letters, digits, '_' or '-
 _ID = parameter("entity_id", "path", "Entity id (ObjectId, 24 hexadecimal characters)")
 _LOGIN = parameter("login", "path", "User login")
 _GROUP = parameter("name", "path", "Group name")
-_PAGING = [
-    parameter("limit", "query", "Page size (1-100, default 25)", Annotated[int, Field(ge=1, le=100)]),
-    parameter("cursor", "query", "next_cursor of the previous page"),
-]
+_PAGING = cursor_paging()
 Moment = Annotated[int, Field(description="ms since 1970")] | datetime
 _LIST_PARAMS = [
     parameter("offset", "query", "Entities to skip (default 0)", Annotated[int, Field(ge=0)]),

@@ -8,7 +8,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.contracts import Omittable, Operation, Response, Security, parameter
+from chalicelib.contracts import (
+    CursorPage,
+    ErrorBody,
+    Omittable,
+    Operation,
+    Response,
+    Security,
+    cursor_paging,
+    parameter,
+)
 
 TAG = {"name": "integrations", "description": "Pizzly's REST API: integrations, configurations, authentications."}
 SECRET: Security = [{"secretKey": []}]
@@ -16,13 +25,8 @@ StringMap = dict[str, str]
 Responses = dict[str, Response | tuple[str, Any]]
 
 
-class PizzlyErrorDetail(BaseModel):
-    type: str
-    message: str
-
-
-class PizzlyError(BaseModel):
-    error: PizzlyErrorDetail
+class PizzlyError(ErrorBody):
+    """Every error of the integrations API."""
 
 
 class PizzlyMessage(BaseModel):
@@ -105,11 +109,8 @@ class Configuration(BaseModel):
     updated_at: datetime
 
 
-class ConfigurationList(BaseModel):
-    object: Literal["list"]
-    data: list[Configuration]
-    has_more: bool
-    next_cursor: str | None
+class ConfigurationList(CursorPage[Configuration]):
+    """A page of configurations, newest first."""
 
 
 class ConfigurationMessage(PizzlyMessage):
@@ -167,11 +168,8 @@ class Authentication(BaseModel):
     updated_at: datetime
 
 
-class AuthenticationList(BaseModel):
-    object: Literal["list"]
-    data: list[Authentication]
-    has_more: bool
-    next_cursor: str | None
+class AuthenticationList(CursorPage[Authentication]):
+    """A page of authentications, newest first."""
 
 
 class AuthenticationMessage(PizzlyMessage):
@@ -183,10 +181,7 @@ class AuthenticationMessage(PizzlyMessage):
 INTEGRATION = parameter("integration", "path", "Integration id, e.g. github")
 _SETUP = parameter("setup_id", "path", "Configuration id (setupId)")
 _AUTH = parameter("auth_id", "path", "Authentication id (authId)")
-_PAGING = [
-    parameter("limit", "query", "Page size (1-100, default 25)", Annotated[int, Field(ge=1, le=100)]),
-    parameter("cursor", "query", "next_cursor of the previous page"),
-]
+_PAGING = cursor_paging()
 _ERRORS: Responses = {
     "400": ("Invalid request", PizzlyError),
     "401": ("Missing or invalid secret key", PizzlyError),

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from chalicelib.contracts import Omittable, Operation, Response, Security, parameter
+from chalicelib.contracts import ErrorBody, Omittable, Operation, Response, Security, parameter
 
 TAG = {
     "name": "publishing",
@@ -29,13 +29,8 @@ class AutotuneError(BaseModel):
     error: str
 
 
-class AutotuneOperatorMessage(BaseModel):
-    type: str
-    message: str
-
-
-class AutotuneOperatorError(BaseModel):
-    error: AutotuneOperatorMessage
+class AutotuneOperatorError(ErrorBody):
+    """The body of every error of the operators' routes under /admin/autotune."""
 
 
 class AutotuneAccepted(BaseModel):
