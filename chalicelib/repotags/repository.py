@@ -8,10 +8,12 @@ transaction as its owner, and deleted with it. Lists read the indexes, every pag
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib import errors
 from chalicelib.dynamo import Cancelled, Transaction, is_conditional_failure, translated
@@ -197,101 +199,101 @@ def mark_checked(token: Token, now: int) -> bool:
     return True
 
 
-# --- tags -----------------------------------------------------------------------------------------
+# --- tags and repos ------------------------------------------------------------------------------
+
+_Item = TypeVar("_Item", Tag, Repo)
 
 
-def get_tag(tag_id: str) -> Tag | None:
-    """One tag by id, or None."""
-    tag: Tag | None = _get(Tag, tag_id)
-    return tag
+@dataclass(frozen=True)
+class Owned(Generic[_Item]):
+    """A user's tags, or a user's repos: items each carrying one value the user may hold once.
+
+    The value (a tag's name, a repo's GitHub repo id) is claimed by a ``Claim`` written and deleted in
+    the same transaction as its item; ``taken`` is the error when the user already holds it.
+    """
+
+    model: type[_Item]
+    field: str
+    claim_key: Callable[[str, str], str]
+    taken: Callable[[str], errors.KeyportError]
+    assoc_field: str
+    assocs_by: GlobalSecondaryIndex[Assoc]
+
+    @property
+    def label(self) -> str:
+        return self.model.__name__.lower()
+
+    def value(self, item: _Item) -> str:
+        """The item's unique value."""
+        return str(getattr(item, self.field))
+
+    def get(self, item_id: str) -> _Item | None:
+        """One item by id, or None."""
+        item: _Item | None = _get(self.model, item_id)
+        return item
+
+    def of_user(self, user_id: str) -> list[_Item]:
+        """Every item of a user, oldest first."""
+        return _all(self.model.by_user.query(user_id))
+
+    def by_ids(self, item_ids: list[str]) -> list[_Item]:
+        """The items that exist among these ids (in no particular order)."""
+        return _batch_get(self.model, item_ids)
+
+    def assocs(self, item_id: str) -> list[Assoc]:
+        """Every association of an item, oldest first."""
+        return _all(self.assocs_by.query(item_id))
+
+    def create(self, item: _Item) -> None:
+        """Store a new item with its claim; ``taken`` when the user already holds its value."""
+        value = self.value(item)
+        writes = Transaction(Tag)
+        claim = Claim(self.claim_key(item.user_id, value), owner_id=item.id, created_at=item.created_at)
+        writes.put("claim", claim, Claim.key.does_not_exist())
+        writes.put(self.label, item, self.model.id.does_not_exist())
+        _commit_claiming(writes, self.taken(value))
+
+    def change(self, item: _Item, value: str, now: int) -> None:
+        """Give an item (as it was read, and ``item`` with it) another value; ``taken``, or Stale when it changed."""
+        old_claim, new_claim = self.claim_key(item.user_id, self.value(item)), self.claim_key(item.user_id, value)
+        writes = Transaction(Tag)
+        if new_claim != old_claim:  # a tag renamed only in case keeps its claim
+            writes.delete("old-claim", Claim(old_claim), Claim.owner_id == item.id)
+            writes.put("claim", Claim(new_claim, owner_id=item.id, created_at=now), Claim.key.does_not_exist())
+        actions = [getattr(self.model, self.field).set(value), self.model.updated_at.set(now)]
+        writes.update(self.label, item, actions, self._unchanged(item))
+        _commit_claiming(writes, self.taken(value))
+        setattr(item, self.field, value)
+        item.updated_at = now
+
+    def delete(self, item: _Item) -> None:
+        """Delete an item as it was read, with its claim; Stale when it changed (or went) meanwhile."""
+        writes = Transaction(Tag)
+        writes.delete(self.label, item, self._unchanged(item))
+        writes.delete("claim", Claim(self.claim_key(item.user_id, self.value(item))), Claim.owner_id == item.id)
+        writes.commit()
+
+    def _unchanged(self, item: _Item) -> Any:
+        """The condition that the item still has the owner and value it was read with."""
+        return (self.model.user_id == item.user_id) & (getattr(self.model, self.field) == self.value(item))
 
 
-def list_tags(user_id: str) -> list[Tag]:
-    """Every tag of a user, oldest first."""
-    return _all(Tag.by_user.query(user_id))
-
-
-def tags_by_ids(tag_ids: list[str]) -> list[Tag]:
-    """The tags that exist among these ids (in no particular order)."""
-    return _batch_get(Tag, tag_ids)
-
-
-def create_tag(tag: Tag) -> None:
-    """Store a new tag; TagNameTaken when the user has a tag of that name."""
-    writes = Transaction(Tag)
-    claim = Claim(tag_name_claim(tag.user_id, tag.name), owner_id=tag.id, created_at=tag.created_at)
-    writes.put("claim", claim, Claim.key.does_not_exist())
-    writes.put("tag", tag, Tag.id.does_not_exist())
-    _commit_claiming(writes, TagNameTaken(f"You already have a tag named '{tag.name}'."))
-
-
-def rename_tag(tag: Tag, name: str, now: int) -> None:
-    """Rename a tag as it was read (and ``tag`` with it); TagNameTaken, or Stale when it changed meanwhile."""
-    old_claim, new_claim = tag_name_claim(tag.user_id, tag.name), tag_name_claim(tag.user_id, name)
-    unchanged = (Tag.user_id == tag.user_id) & (Tag.name == tag.name)
-    writes = Transaction(Tag)
-    if new_claim != old_claim:
-        writes.delete("old-claim", Claim(old_claim), Claim.owner_id == tag.id)
-        writes.put("claim", Claim(new_claim, owner_id=tag.id, created_at=now), Claim.key.does_not_exist())
-    writes.update("tag", tag, [Tag.name.set(name), Tag.updated_at.set(now)], unchanged)
-    _commit_claiming(writes, TagNameTaken(f"You already have a tag named '{name}'."))
-    tag.name, tag.updated_at = name, now
-
-
-def delete_tag(tag: Tag) -> None:
-    """Delete a tag as it was read, with its name claim; Stale when it changed (or went) meanwhile."""
-    writes = Transaction(Tag)
-    writes.delete("tag", tag, (Tag.user_id == tag.user_id) & (Tag.name == tag.name))
-    writes.delete("claim", Claim(tag_name_claim(tag.user_id, tag.name)), Claim.owner_id == tag.id)
-    writes.commit()
-
-
-# --- repos ----------------------------------------------------------------------------------------
-
-
-def get_repo(repo_id: str) -> Repo | None:
-    """One repo by id, or None."""
-    repo: Repo | None = _get(Repo, repo_id)
-    return repo
-
-
-def list_repos(user_id: str) -> list[Repo]:
-    """Every repo of a user, oldest first."""
-    return _all(Repo.by_user.query(user_id))
-
-
-def repos_by_ids(repo_ids: list[str]) -> list[Repo]:
-    """The repos that exist among these ids (in no particular order)."""
-    return _batch_get(Repo, repo_ids)
-
-
-def create_repo(repo: Repo) -> None:
-    """Store a new repo; RepoTaken when the user has one with that GitHub repo id."""
-    writes = Transaction(Tag)
-    claim = Claim(repo_claim(repo.user_id, repo.github_repo_id), owner_id=repo.id, created_at=repo.created_at)
-    writes.put("claim", claim, Claim.key.does_not_exist())
-    writes.put("repo", repo, Repo.id.does_not_exist())
-    _commit_claiming(writes, RepoTaken(f"You already have a repo with github_repo_id '{repo.github_repo_id}'."))
-
-
-def change_repo(repo: Repo, github_repo_id: str, now: int) -> None:
-    """Point a repo (as it was read) at another GitHub repo; RepoTaken, or Stale when it changed meanwhile."""
-    unchanged = (Repo.user_id == repo.user_id) & (Repo.github_repo_id == repo.github_repo_id)
-    writes = Transaction(Tag)
-    writes.delete("old-claim", Claim(repo_claim(repo.user_id, repo.github_repo_id)), Claim.owner_id == repo.id)
-    claim = Claim(repo_claim(repo.user_id, github_repo_id), owner_id=repo.id, created_at=now)
-    writes.put("claim", claim, Claim.key.does_not_exist())
-    writes.update("repo", repo, [Repo.github_repo_id.set(github_repo_id), Repo.updated_at.set(now)], unchanged)
-    _commit_claiming(writes, RepoTaken(f"You already have a repo with github_repo_id '{github_repo_id}'."))
-    repo.github_repo_id, repo.updated_at = github_repo_id, now
-
-
-def delete_repo(repo: Repo) -> None:
-    """Delete a repo as it was read, with its claim; Stale when it changed (or went) meanwhile."""
-    writes = Transaction(Tag)
-    writes.delete("repo", repo, (Repo.user_id == repo.user_id) & (Repo.github_repo_id == repo.github_repo_id))
-    writes.delete("claim", Claim(repo_claim(repo.user_id, repo.github_repo_id)), Claim.owner_id == repo.id)
-    writes.commit()
+TAGS = Owned(
+    Tag,
+    "name",
+    tag_name_claim,
+    lambda name: TagNameTaken(f"You already have a tag named '{name}'."),
+    "tag_id",
+    Assoc.by_tag,
+)
+REPOS = Owned(
+    Repo,
+    "github_repo_id",
+    repo_claim,
+    lambda github_repo_id: RepoTaken(f"You already have a repo with github_repo_id '{github_repo_id}'."),
+    "repo_id",
+    Assoc.by_repo,
+)
 
 
 # --- associations ---------------------------------------------------------------------------------
@@ -301,16 +303,6 @@ def get_assoc(assoc_id: str) -> Assoc | None:
     """One association by id, or None."""
     assoc: Assoc | None = _get(Assoc, assoc_id)
     return assoc
-
-
-def assocs_of_tag(tag_id: str) -> list[Assoc]:
-    """Every association of a tag, oldest first."""
-    return _all(Assoc.by_tag.query(tag_id))
-
-
-def assocs_of_repo(repo_id: str) -> list[Assoc]:
-    """Every association of a repo, oldest first."""
-    return _all(Assoc.by_repo.query(repo_id))
 
 
 def create_assoc(assoc: Assoc) -> None:

@@ -203,7 +203,7 @@ def tag_view(tag: Tag) -> dict[str, Any]:
 
 
 def _tag(user_id: str, tag_id: str) -> Tag:
-    tag = repository.get_tag(tag_id) if _is_uuid(tag_id) else None
+    tag = repository.TAGS.get(tag_id) if _is_uuid(tag_id) else None
     if tag is None or tag.user_id != user_id:
         raise UnknownTag(f"No tag has the id '{_shown(tag_id)}'.")
     return tag
@@ -237,14 +237,14 @@ def get_tag(user_id: str, tag_id: str) -> dict[str, Any]:
 
 def list_tags(user_id: str) -> list[dict[str, Any]]:
     """GET /api/v1/tags: every tag of the user."""
-    return [tag_view(t) for t in _ordered(repository.list_tags(user_id))]
+    return [tag_view(t) for t in _ordered(repository.TAGS.of_user(user_id))]
 
 
 def create_tag(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/v1/tag: names are trimmed, and unique per user regardless of case."""
     now = _now()
     tag = Tag(str(uuid.uuid4()), user_id=user_id, name=_tag_name(body), created_at=now, updated_at=now)
-    repository.create_tag(tag)
+    repository.TAGS.create(tag)
     return tag_view(tag)
 
 
@@ -257,7 +257,7 @@ def update_tag(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
         if name is None or name == tag.name:
             return tag_view(tag)
         try:
-            repository.rename_tag(tag, name, _now())
+            repository.TAGS.change(tag, name, _now())
         except dynamo.Stale:
             continue  # renamed or deleted meanwhile: read it again
         return tag_view(tag)
@@ -269,11 +269,11 @@ def delete_tag(user_id: str, tag_id: str) -> dict[str, Any]:
     for _ in range(_ATTEMPTS):
         tag = _tag(user_id, tag_id)
         try:
-            repository.delete_tag(tag)
+            repository.TAGS.delete(tag)
         except dynamo.Stale:
             continue
         # No association can name the tag any more (creating one checks the tag): remove those there are.
-        repository.delete_assocs(repository.assocs_of_tag(tag.id))
+        repository.delete_assocs(repository.TAGS.assocs(tag.id))
         return tag_view(tag)
     raise dynamo.Stale()
 
@@ -293,7 +293,7 @@ def repo_view(repo: Repo) -> dict[str, Any]:
 
 
 def _repo(user_id: str, repo_id: str) -> Repo:
-    repo = repository.get_repo(repo_id) if _is_uuid(repo_id) else None
+    repo = repository.REPOS.get(repo_id) if _is_uuid(repo_id) else None
     if repo is None or repo.user_id != user_id:
         raise UnknownRepo(f"No repo has the id '{_shown(repo_id)}'.")
     return repo
@@ -322,7 +322,7 @@ def get_repo(user_id: str, repo_id: str) -> dict[str, Any]:
 
 def list_repos(user_id: str) -> list[dict[str, Any]]:
     """GET /api/v1/repos: every repo of the user."""
-    return [repo_view(r) for r in _ordered(repository.list_repos(user_id))]
+    return [repo_view(r) for r in _ordered(repository.REPOS.of_user(user_id))]
 
 
 def create_repo(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -331,7 +331,7 @@ def create_repo(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
     repo = Repo(
         str(uuid.uuid4()), user_id=user_id, github_repo_id=_github_repo_id(body), created_at=now, updated_at=now
     )
-    repository.create_repo(repo)
+    repository.REPOS.create(repo)
     return repo_view(repo)
 
 
@@ -344,7 +344,7 @@ def update_repo(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
         if github_repo_id is None or github_repo_id == repo.github_repo_id:
             return repo_view(repo)
         try:
-            repository.change_repo(repo, github_repo_id, _now())
+            repository.REPOS.change(repo, github_repo_id, _now())
         except dynamo.Stale:
             continue
         return repo_view(repo)
@@ -356,10 +356,10 @@ def delete_repo(user_id: str, repo_id: str) -> dict[str, Any]:
     for _ in range(_ATTEMPTS):
         repo = _repo(user_id, repo_id)
         try:
-            repository.delete_repo(repo)
+            repository.REPOS.delete(repo)
         except dynamo.Stale:
             continue
-        repository.delete_assocs(repository.assocs_of_repo(repo.id))
+        repository.delete_assocs(repository.REPOS.assocs(repo.id))
         return repo_view(repo)
     raise dynamo.Stale()
 
@@ -390,7 +390,7 @@ def dissociate(user_id: str, assoc_id: str) -> dict[str, Any]:
     assoc = repository.get_assoc(assoc_id) if _is_uuid(assoc_id) else None
     if assoc is None or assoc.user_id != user_id:
         raise missing
-    tag, repo = repository.get_tag(assoc.tag_id), repository.get_repo(assoc.repo_id)
+    tag, repo = repository.TAGS.get(assoc.tag_id), repository.REPOS.get(assoc.repo_id)
     repository.delete_assoc(assoc)
     if tag is None or repo is None:
         raise missing  # left behind by a tag or repo deleted a moment ago: gone now too
@@ -400,14 +400,14 @@ def dissociate(user_id: str, assoc_id: str) -> dict[str, Any]:
 def tags_of_repo(user_id: str, repo_id: str) -> list[dict[str, Any]]:
     """GET /api/v1/tags/repo/{id}: every tag on one of the user's repos."""
     repo = _repo(user_id, repo_id)
-    tags = repository.tags_by_ids([a.tag_id for a in repository.assocs_of_repo(repo.id)])
+    tags = repository.TAGS.by_ids([a.tag_id for a in repository.REPOS.assocs(repo.id)])
     return [tag_view(t) for t in _ordered(t for t in tags if t.user_id == user_id)]
 
 
 def repos_of_tag(user_id: str, tag_id: str) -> list[dict[str, Any]]:
     """GET /api/v1/repos/tag/{id}: every repo carrying one of the user's tags."""
     tag = _tag(user_id, tag_id)
-    repos = repository.repos_by_ids([a.repo_id for a in repository.assocs_of_tag(tag.id)])
+    repos = repository.REPOS.by_ids([a.repo_id for a in repository.TAGS.assocs(tag.id)])
     return [repo_view(r) for r in _ordered(r for r in repos if r.user_id == user_id)]
 
 
