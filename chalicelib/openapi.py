@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from chalicelib import services
+
 SECURITY_SCHEMES: dict[str, Any] = {
     "sessionCookie": {
         "type": "apiKey",
@@ -69,15 +71,6 @@ def _to_openapi_path(path: str) -> str:
     return path.replace("+}", "}")
 
 
-#: The component schema of each service's error body, by the error style of ``errors.style_for_path``.
-ERROR_SCHEMAS: dict[str, str] = {
-    "pizzly": "PizzlyError",
-    "broker": "BrokerError",
-    "giistr": "RepoTagsError",
-    "autotune": "AutotuneError",
-    "platform": "PlatformError",
-}
-
 #: API Gateway's own error body: what it answers before or instead of the app.
 GATEWAY_ERROR: dict[str, Any] = {
     "type": "object",
@@ -118,9 +111,10 @@ def with_shared_responses(path: str, operation: dict[str, Any]) -> dict[str, Any
     A status the operation documents itself is kept as it is; the others are added with the error
     schema of the service owning ``path`` (the body ``errors.render`` gives it), or API Gateway's own.
     """
-    from chalicelib.errors import style_for_path
-
-    error = ref(ERROR_SCHEMAS[style_for_path(path)])
+    owner = services.owning(path)
+    if owner.error_schema is None:
+        raise LookupError(f"service {owner.name} documents {path} but declares no error_schema")
+    error = ref(owner.error_schema)
     shared = {**_EVERY_OPERATION}
     if _takes_json(operation):
         shared.update(_JSON_BODY)
@@ -184,8 +178,6 @@ def _build(server: str) -> dict[str, Any]:
     paths: dict[str, Any] = dict(_OWN_PATHS)
     schemas: dict[str, Any] = {}
     tags: list[dict[str, str]] = []
-    from chalicelib import services
-
     for service in services.declared():
         part = service.openapi_part()
         if part is None:

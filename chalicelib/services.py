@@ -37,6 +37,7 @@ class Service:
     name: str  # the package under chalicelib/, and the ``service`` of its log lines and metrics
     prefixes: tuple[str, ...] = ()  # URL paths it owns, by whole segments; the longest declared prefix wins
     error_style: str | None = None  # the documented error body it answers in (errors.error_body)
+    error_schema: str | None = None  # that body's component in its OpenAPI part, for the statuses every route shares
     blueprint: str | None = "routes"  # the module whose ``bp`` carries its routes, schedules and functions
     openapi: str | None = "openapi"  # its part of the document: a module (PATHS, SCHEMAS, TAG) or "module:function"
     refresh_sources: tuple[str, ...] = ()  # modules whose SWEEP_SOURCE the refresh sweep renews

@@ -6,5 +6,6 @@ SERVICE = Service(
     name="broker",
     prefixes=("/v1", "/internal/v1"),
     error_style="broker",
+    error_schema="BrokerError",
     refresh_sources=("refresh_store",),
 )

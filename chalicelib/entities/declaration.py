@@ -6,4 +6,4 @@ themselves are on the app (``app.py``: a blueprint cannot carry them).
 
 from chalicelib.services import Service
 
-SERVICE = Service(name="entities", prefixes=("/api/v1",), error_style="platform")
+SERVICE = Service(name="entities", prefixes=("/api/v1",), error_style="platform", error_schema="PlatformError")

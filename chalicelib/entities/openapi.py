@@ -7,5 +7,5 @@ from chalicelib.entities.contracts import OPERATIONS, TAG, PlatformError
 
 __all__ = ["PATHS", "SCHEMAS", "TAG"]
 
-# PlatformError is also the body of the statuses every route shares (chalicelib.openapi.ERROR_SCHEMAS).
+# PlatformError is also the body of the statuses every route shares (error_schema in its declaration.py).
 PATHS, SCHEMAS = document_part(OPERATIONS, [PlatformError])

@@ -7,5 +7,6 @@ SERVICE = Service(
     name="integrations",
     prefixes=("/api", "/auth", "/proxy", "/"),
     error_style="pizzly",
+    error_schema="PizzlyError",
     refresh_sources=("refresh_store",),
 )

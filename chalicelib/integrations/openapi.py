@@ -7,5 +7,5 @@ from chalicelib.integrations.contracts import API_OPERATIONS, FLOW_OPERATIONS, T
 
 __all__ = ["PATHS", "SCHEMAS", "TAG"]
 
-# PizzlyError is also the body of the statuses every route shares (chalicelib.openapi.ERROR_SCHEMAS).
+# PizzlyError is also the body of the statuses every route shares (error_schema in its declaration.py).
 PATHS, SCHEMAS = document_part([*API_OPERATIONS, *FLOW_OPERATIONS], [PizzlyError])

@@ -2,4 +2,9 @@
 
 from chalicelib.services import Service
 
-SERVICE = Service(name="publishing", prefixes=("/projects", "/blueprints", "/themes"), error_style="autotune")
+SERVICE = Service(
+    name="publishing",
+    prefixes=("/projects", "/blueprints", "/themes"),
+    error_style="autotune",
+    error_schema="AutotuneError",
+)

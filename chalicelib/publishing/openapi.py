@@ -7,5 +7,5 @@ from chalicelib.publishing.contracts import OPERATIONS, TAG, AutotuneError
 
 __all__ = ["PATHS", "SCHEMAS", "TAG"]
 
-# AutotuneError is also the body of the statuses every route shares (chalicelib.openapi.ERROR_SCHEMAS).
+# AutotuneError is also the body of the statuses every route shares (error_schema in its declaration.py).
 PATHS, SCHEMAS = document_part(OPERATIONS, [AutotuneError])

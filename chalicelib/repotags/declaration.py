@@ -4,4 +4,9 @@ from chalicelib.services import Service
 
 _SEGMENTS = ("user", "users", "tag", "tags", "repo", "repos", "repo-tag-assoc")
 
-SERVICE = Service(name="repotags", prefixes=tuple(f"/api/v1/{s}" for s in _SEGMENTS), error_style="giistr")
+SERVICE = Service(
+    name="repotags",
+    prefixes=tuple(f"/api/v1/{s}" for s in _SEGMENTS),
+    error_style="giistr",
+    error_schema="RepoTagsError",
+)

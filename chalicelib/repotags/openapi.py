@@ -7,5 +7,5 @@ from chalicelib.repotags.contracts import OPERATIONS, TAG, RepoTagsError
 
 __all__ = ["PATHS", "SCHEMAS", "TAG"]
 
-# RepoTagsError is also the body of the statuses every route shares (chalicelib.openapi.ERROR_SCHEMAS).
+# RepoTagsError is also the body of the statuses every route shares (error_schema in its declaration.py).
 PATHS, SCHEMAS = document_part(OPERATIONS, [RepoTagsError])
