@@ -172,3 +172,28 @@ def test_the_contract_check_accepts_a_documented_answer_and_skips_pages_outside_
     assert mismatches("GET", "/admin/customers", 401, {"Content-Type": "application/json"}, error) == []
     assert mismatches("DELETE", "/admin/customers/c1", 204, {}, b"") == []
     assert mismatches("GET", "/dashboard", 200, {"Content-Type": "text/html"}, b"<p>") == []
+
+
+def test_only_the_contracts_and_the_document_load_pydantic() -> None:
+    """Cold starts stay small: a request that validates no body never imports pydantic (about 60 ms)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    loaders = {"contracts", "openapi", "schemas"}
+    validating = {"chalicelib.broker.connections"}  # the broker's customer API: every body it takes is a model
+    modules = sorted(
+        name
+        for path in (root / "chalicelib").rglob("*.py")
+        if path.stem not in loaders | {"__init__"}
+        and "__pycache__" not in path.parts
+        and (name := ".".join(path.relative_to(root).with_suffix("").parts)) not in validating
+    )
+    code = (
+        "import importlib, sys\nimport app\n"
+        f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m == 'pydantic' or m.endswith(('.contracts', '.schemas'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
