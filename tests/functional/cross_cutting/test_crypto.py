@@ -23,11 +23,6 @@ def aws_env(integrations_env: None) -> None:
 
 
 @pytest.fixture
-def api(client: Any) -> PizzlyApi:
-    return PizzlyApi(client)
-
-
-@pytest.fixture
 def keyring() -> Any:
     from chalicelib import crypto
 

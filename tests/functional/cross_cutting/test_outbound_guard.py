@@ -83,11 +83,6 @@ def dns() -> Iterator[dict[str, list[str]]]:
 
 
 @pytest.fixture
-def api(client: Any) -> PizzlyApi:
-    return PizzlyApi(client)
-
-
-@pytest.fixture
 def peer() -> Iterator[HttpPeer]:
     with HttpPeer() as running:
         yield running

@@ -1,10 +1,6 @@
 """Fixtures of the integrations (Pizzly API) tests: the module's moto (tests/functional/conftest.py),
-emptied per test, and the API client. A module that drives the connect flow names its tables with::
-
-    @pytest.fixture(scope="module")
-    def integrations_models() -> Models:
-        return connect_flow_models
-"""
+emptied per test, and the API client. A module that drives the connect flow names its tables by
+overriding ``integrations_models`` (``connect_flow_models``: the OAuth states too)."""
 
 from __future__ import annotations
 

@@ -7,24 +7,21 @@ from typing import Any
 
 import pytest
 
-from tests.support.moto_stack import empty_tables, integrations_aws, sweep_models
+from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET
+from tests.support.moto_stack import Models, sweep_models
 from tests.support.oauth2_provider import OAuth2Provider
-from tests.support.sweep_stack import CALLBACK, CLIENT_ID, CLIENT_SECRET, pin_settings, register_acme
+from tests.support.sweep_stack import register_acme
 
 
 @pytest.fixture(scope="module")
-def keyport_aws() -> Iterator[None]:
-    """One moto per module with only the tables these tests use (see tests/support/moto_stack.py)."""
-    with integrations_aws(sweep_models):
-        pin_settings()
-        yield
+def integrations_models() -> Models:
+    """The connect flow's tables and the broker's connections: the sweep reads both due indexes."""
+    return sweep_models
 
 
 @pytest.fixture
-def aws_env(keyport_aws: None) -> None:
+def aws_env(integrations_env: None) -> None:
     """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-    empty_tables(sweep_models)
-    pin_settings()
 
 
 @pytest.fixture
