@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from chalicelib import dynamo
 from chalicelib.crypto import keyed_hash, seal_json
-from chalicelib.errors import BadRequest, ServiceUnavailable
+from chalicelib.errors import BadRequest, NotFound, ServiceUnavailable
 from chalicelib.repotags import github, repository
 from chalicelib.repotags.models import Assoc, Repo, Tag, Token, User
 from chalicelib.repotags.repository import UnknownAssociation, UnknownRepo, UnknownTag, UnknownUser
@@ -59,6 +60,7 @@ class Caller:
 
 
 OPERATOR = Caller(None)
+_Item = TypeVar("_Item", Tag, Repo)
 
 
 def _now() -> int:
@@ -188,25 +190,7 @@ def list_users(caller: Caller) -> list[dict[str, Any]]:
     return [user_view(user)] if user is not None else []
 
 
-# --- tags -----------------------------------------------------------------------------------------
-
-
-def tag_view(tag: Tag) -> dict[str, Any]:
-    """A tag as the API shows it."""
-    return {
-        "id": tag.id,
-        "created_at": int(tag.created_at),
-        "updated_at": int(tag.updated_at),
-        "user_id": tag.user_id,
-        "name": tag.name,
-    }
-
-
-def _tag(user_id: str, tag_id: str) -> Tag:
-    tag = repository.TAGS.get(tag_id) if _is_uuid(tag_id) else None
-    if tag is None or tag.user_id != user_id:
-        raise UnknownTag(f"No tag has the id '{_shown(tag_id)}'.")
-    return tag
+# --- tags and repos ------------------------------------------------------------------------------
 
 
 def _tag_name(body: dict[str, Any]) -> str:
@@ -221,82 +205,6 @@ def _tag_name(body: dict[str, Any]) -> str:
     if any(unicodedata.category(c) in _FORBIDDEN_CATEGORIES for c in name):
         raise InvalidTagName("'name' must not contain control characters or line breaks.")
     return name
-
-
-def _body_id(body: dict[str, Any]) -> str:
-    value = body.get("id")
-    if not isinstance(value, str) or not value:
-        raise InvalidId("'id' is required and must be a string.")
-    return value
-
-
-def get_tag(user_id: str, tag_id: str) -> dict[str, Any]:
-    """GET /api/v1/tag/{id}."""
-    return tag_view(_tag(user_id, tag_id))
-
-
-def list_tags(user_id: str) -> list[dict[str, Any]]:
-    """GET /api/v1/tags: every tag of the user."""
-    return [tag_view(t) for t in _ordered(repository.TAGS.of_user(user_id))]
-
-
-def create_tag(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /api/v1/tag: names are trimmed, and unique per user regardless of case."""
-    now = _now()
-    tag = Tag(str(uuid.uuid4()), user_id=user_id, name=_tag_name(body), created_at=now, updated_at=now)
-    repository.TAGS.create(tag)
-    return tag_view(tag)
-
-
-def update_tag(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PUT /api/v1/tag: rename a tag; without a name the tag is returned unchanged."""
-    tag_id = _body_id(body)
-    name = _tag_name(body) if body.get("name") is not None else None
-    for _ in range(_ATTEMPTS):
-        tag = _tag(user_id, tag_id)
-        if name is None or name == tag.name:
-            return tag_view(tag)
-        try:
-            repository.TAGS.change(tag, name, _now())
-        except dynamo.Stale:
-            continue  # renamed or deleted meanwhile: read it again
-        return tag_view(tag)
-    raise dynamo.Stale()
-
-
-def delete_tag(user_id: str, tag_id: str) -> dict[str, Any]:
-    """DELETE /api/v1/tag/{id}: the tag and its associations; the deleted tag."""
-    for _ in range(_ATTEMPTS):
-        tag = _tag(user_id, tag_id)
-        try:
-            repository.TAGS.delete(tag)
-        except dynamo.Stale:
-            continue
-        # No association can name the tag any more (creating one checks the tag): remove those there are.
-        repository.delete_assocs(repository.TAGS.assocs(tag.id))
-        return tag_view(tag)
-    raise dynamo.Stale()
-
-
-# --- repos ----------------------------------------------------------------------------------------
-
-
-def repo_view(repo: Repo) -> dict[str, Any]:
-    """A repo as the API shows it."""
-    return {
-        "id": repo.id,
-        "created_at": int(repo.created_at),
-        "updated_at": int(repo.updated_at),
-        "user_id": repo.user_id,
-        "github_repo_id": repo.github_repo_id,
-    }
-
-
-def _repo(user_id: str, repo_id: str) -> Repo:
-    repo = repository.REPOS.get(repo_id) if _is_uuid(repo_id) else None
-    if repo is None or repo.user_id != user_id:
-        raise UnknownRepo(f"No repo has the id '{_shown(repo_id)}'.")
-    return repo
 
 
 def _github_repo_id(body: dict[str, Any]) -> str:
@@ -315,53 +223,97 @@ def _github_repo_id(body: dict[str, Any]) -> str:
     return value
 
 
-def get_repo(user_id: str, repo_id: str) -> dict[str, Any]:
-    """GET /api/v1/repo/{id}."""
-    return repo_view(_repo(user_id, repo_id))
+def _body_id(body: dict[str, Any]) -> str:
+    value = body.get("id")
+    if not isinstance(value, str) or not value:
+        raise InvalidId("'id' is required and must be a string.")
+    return value
 
 
-def list_repos(user_id: str) -> list[dict[str, Any]]:
-    """GET /api/v1/repos: every repo of the user."""
-    return [repo_view(r) for r in _ordered(repository.REPOS.of_user(user_id))]
+@dataclass(frozen=True)
+class _Kind(Generic[_Item]):
+    """The rules tags and repos share: owned by one user, one value (name, GitHub repo id) unique per user."""
+
+    store: repository.Owned[_Item]
+    parse: Callable[[dict[str, Any]], str]
+    unknown: type[NotFound]
+
+    def view(self, item: _Item) -> dict[str, Any]:
+        """An item as the API shows it."""
+        return {
+            "id": item.id,
+            "created_at": int(item.created_at),
+            "updated_at": int(item.updated_at),
+            "user_id": item.user_id,
+            self.store.field: self.store.value(item),
+        }
+
+    def owned(self, user_id: str, item_id: str) -> _Item:
+        """The user's item with this id; another user's answers as a missing one."""
+        item = self.store.get(item_id) if _is_uuid(item_id) else None
+        if item is None or item.user_id != user_id:
+            raise self.unknown(f"No {self.store.label} has the id '{_shown(item_id)}'.")
+        return item
+
+    def get(self, user_id: str, item_id: str) -> dict[str, Any]:
+        """GET /api/v1/tag/{id}, GET /api/v1/repo/{id}."""
+        return self.view(self.owned(user_id, item_id))
+
+    def of_user(self, user_id: str) -> list[dict[str, Any]]:
+        """GET /api/v1/tags, GET /api/v1/repos: every one of the user's."""
+        return [self.view(item) for item in _ordered(self.store.of_user(user_id))]
+
+    def create(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST /api/v1/tag, POST /api/v1/repo: one per value and user (tag names regardless of case)."""
+        now = _now()
+        fields: dict[str, Any] = {self.store.field: self.parse(body)}
+        item = self.store.model(str(uuid.uuid4()), user_id=user_id, created_at=now, updated_at=now, **fields)
+        self.store.create(item)
+        return self.view(item)
+
+    def update(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PUT /api/v1/tag, PUT /api/v1/repo: change the value; without one the item is returned unchanged."""
+        item_id = _body_id(body)
+        value = self.parse(body) if body.get(self.store.field) is not None else None
+        for _ in range(_ATTEMPTS):
+            item = self.owned(user_id, item_id)
+            if value is None or value == self.store.value(item):
+                return self.view(item)
+            try:
+                self.store.change(item, value, _now())
+            except dynamo.Stale:
+                continue  # changed or deleted meanwhile: read it again
+            return self.view(item)
+        raise dynamo.Stale()
+
+    def delete(self, user_id: str, item_id: str) -> dict[str, Any]:
+        """DELETE /api/v1/tag/{id}, DELETE /api/v1/repo/{id}: the item and its associations; the deleted item."""
+        for _ in range(_ATTEMPTS):
+            item = self.owned(user_id, item_id)
+            try:
+                self.store.delete(item)
+            except dynamo.Stale:
+                continue
+            # No association can name the item any more (creating one checks it): remove those there are.
+            repository.delete_assocs(self.store.assocs(item.id))
+            return self.view(item)
+        raise dynamo.Stale()
+
+    def across(self, user_id: str, item_id: str, other: _Kind[Any]) -> list[dict[str, Any]]:
+        """The user's items of the ``other`` kind associated with one of the user's items of this kind."""
+        item = self.owned(user_id, item_id)
+        found = other.store.by_ids([getattr(a, other.store.assoc_field) for a in self.store.assocs(item.id)])
+        return [other.view(x) for x in _ordered(x for x in found if x.user_id == user_id)]
 
 
-def create_repo(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST /api/v1/repo: one repo per GitHub repo id and user."""
-    now = _now()
-    repo = Repo(
-        str(uuid.uuid4()), user_id=user_id, github_repo_id=_github_repo_id(body), created_at=now, updated_at=now
-    )
-    repository.REPOS.create(repo)
-    return repo_view(repo)
+TAGS = _Kind(repository.TAGS, _tag_name, UnknownTag)
+REPOS = _Kind(repository.REPOS, _github_repo_id, UnknownRepo)
 
-
-def update_repo(user_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """PUT /api/v1/repo: point a repo at another GitHub repo; without one the repo is returned unchanged."""
-    repo_id = _body_id(body)
-    github_repo_id = _github_repo_id(body) if body.get("github_repo_id") is not None else None
-    for _ in range(_ATTEMPTS):
-        repo = _repo(user_id, repo_id)
-        if github_repo_id is None or github_repo_id == repo.github_repo_id:
-            return repo_view(repo)
-        try:
-            repository.REPOS.change(repo, github_repo_id, _now())
-        except dynamo.Stale:
-            continue
-        return repo_view(repo)
-    raise dynamo.Stale()
-
-
-def delete_repo(user_id: str, repo_id: str) -> dict[str, Any]:
-    """DELETE /api/v1/repo/{id}: the repo and its associations; the deleted repo."""
-    for _ in range(_ATTEMPTS):
-        repo = _repo(user_id, repo_id)
-        try:
-            repository.REPOS.delete(repo)
-        except dynamo.Stale:
-            continue
-        repository.delete_assocs(repository.REPOS.assocs(repo.id))
-        return repo_view(repo)
-    raise dynamo.Stale()
+# The routes' entry points, one rule for both kinds.
+tag_view, get_tag, list_tags, create_tag = TAGS.view, TAGS.get, TAGS.of_user, TAGS.create
+update_tag, delete_tag = TAGS.update, TAGS.delete
+repo_view, get_repo, list_repos, create_repo = REPOS.view, REPOS.get, REPOS.of_user, REPOS.create
+update_repo, delete_repo = REPOS.update, REPOS.delete
 
 
 # --- associations ---------------------------------------------------------------------------------
@@ -378,7 +330,7 @@ def assoc_view(assoc: Assoc, tag: Tag, repo: Repo) -> dict[str, Any]:
 
 def associate(user_id: str, tag_id: str, repo_id: str) -> dict[str, Any]:
     """POST /api/v1/tag/{tag_id}/repo/{repo_id}: put a tag on a repo, once."""
-    tag, repo = _tag(user_id, tag_id), _repo(user_id, repo_id)
+    tag, repo = TAGS.owned(user_id, tag_id), REPOS.owned(user_id, repo_id)
     assoc = Assoc(str(uuid.uuid4()), user_id=user_id, tag_id=tag.id, repo_id=repo.id, created_at=_now())
     repository.create_assoc(assoc)
     return assoc_view(assoc, tag, repo)
@@ -399,16 +351,12 @@ def dissociate(user_id: str, assoc_id: str) -> dict[str, Any]:
 
 def tags_of_repo(user_id: str, repo_id: str) -> list[dict[str, Any]]:
     """GET /api/v1/tags/repo/{id}: every tag on one of the user's repos."""
-    repo = _repo(user_id, repo_id)
-    tags = repository.TAGS.by_ids([a.tag_id for a in repository.REPOS.assocs(repo.id)])
-    return [tag_view(t) for t in _ordered(t for t in tags if t.user_id == user_id)]
+    return REPOS.across(user_id, repo_id, TAGS)
 
 
 def repos_of_tag(user_id: str, tag_id: str) -> list[dict[str, Any]]:
     """GET /api/v1/repos/tag/{id}: every repo carrying one of the user's tags."""
-    tag = _tag(user_id, tag_id)
-    repos = repository.REPOS.by_ids([a.repo_id for a in repository.TAGS.assocs(tag.id)])
-    return [repo_view(r) for r in _ordered(r for r in repos if r.user_id == user_id)]
+    return TAGS.across(user_id, tag_id, REPOS)
 
 
 def _ordered(items: Any) -> list[Any]:
