@@ -11,6 +11,7 @@ import html
 import json
 from datetime import UTC, datetime
 from functools import lru_cache
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ SECURITY_HEADERS = {
 @lru_cache(maxsize=1)
 def environment() -> Any:
     """The template environment, built once per process."""
+    # On first use: an error page rendered without a template does not load Jinja2.
     from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 
     env = Environment(
@@ -134,8 +136,6 @@ def redirect(location: str, cookies: list[str] | None = None) -> Response:
 
 def error_page(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """A plain error page for a dashboard path (no session needed, no template that could fail)."""
-    from http import HTTPStatus
-
     try:
         title = HTTPStatus(status).phrase
     except ValueError:

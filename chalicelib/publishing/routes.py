@@ -342,7 +342,7 @@ def admin_remove_member(group: str, user: str) -> Response:
 @bp.lambda_function(name="build_worker")
 def build_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Run one queued project build or blueprint repository update (invoked asynchronously)."""
-    from chalicelib.publishing import builds
+    from chalicelib.publishing import builds  # on first use: the worker's modules stay out of the API's cold start
 
     return builds.handle(event)
 
@@ -350,6 +350,6 @@ def build_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @bp.schedule(Rate(5, unit=Rate.MINUTES), name="build_sweep")
 def build_sweep(event: CloudWatchEvent) -> dict[str, int]:
     """Every 5 minutes: end broken every publishing job whose worker died (past its deadline)."""
-    from chalicelib.publishing import builds
+    from chalicelib.publishing import builds  # on first use, as above
 
     return builds.sweep()

@@ -1,4 +1,7 @@
-"""Credential broker: customers and their instances, keys rotated and shown once."""
+"""Credential broker: customers and their instances, keys rotated and shown once.
+
+Each page imports the service it shows when it runs: the first dashboard request loads only that one.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Entity store: users and groups."""
+"""Entity store: users and groups.
+
+Each page imports the service it shows when it runs: the first dashboard request loads only that one.
+"""
 
 from __future__ import annotations
 

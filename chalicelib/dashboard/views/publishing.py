@@ -1,4 +1,7 @@
-"""Publishing: users, groups, members and API keys."""
+"""Publishing: users, groups, members and API keys.
+
+Each page imports the service it shows when it runs: the first dashboard request loads only that one.
+"""
 
 from __future__ import annotations
 
