@@ -159,12 +159,7 @@ def create_user(user: User, token: Token) -> None:
     writes.put("github", claim, Claim.key.does_not_exist())
     writes.put("user", user, User.id.does_not_exist())
     writes.put("token", token, Token.token_hash.does_not_exist())
-    try:
-        writes.commit()
-    except Cancelled as e:
-        if "token" in e.failed:
-            raise TokenAlreadyStored() from e
-        raise GithubUserTaken() from e
+    _commit(writes, lambda failed: TokenAlreadyStored() if "token" in failed else GithubUserTaken())
 
 
 def replace_token(user: User, token: Token, now: int) -> None:
@@ -178,12 +173,7 @@ def replace_token(user: User, token: Token, now: int) -> None:
         [User.token_id.set(token.id), User.token_hash.set(token.token_hash), User.updated_at.set(now)],
         (User.token_hash == user.token_hash),
     )
-    try:
-        writes.commit()
-    except Cancelled as e:
-        if "token" in e.failed:
-            raise TokenAlreadyStored() from e
-        raise
+    _commit(writes, lambda failed: TokenAlreadyStored() if "token" in failed else None)
     user.token_id, user.token_hash, user.updated_at = token.id, token.token_hash, now
 
 
@@ -313,14 +303,15 @@ def create_assoc(assoc: Assoc) -> None:
     claim = Claim(assoc_claim(assoc.tag_id, assoc.repo_id), owner_id=assoc.id, created_at=assoc.created_at)
     writes.put("claim", claim, Claim.key.does_not_exist())
     writes.put("assoc", assoc, Assoc.id.does_not_exist())
-    try:
-        writes.commit()
-    except Cancelled as e:
-        if "tag" in e.failed:
-            raise UnknownTag(f"No tag has the id '{assoc.tag_id}'.") from e
-        if "repo" in e.failed:
-            raise UnknownRepo(f"No repo has the id '{assoc.repo_id}'.") from e
-        raise AssociationTaken() from e
+
+    def failure(failed: frozenset[str]) -> errors.KeyportError:
+        if "tag" in failed:
+            return UnknownTag(f"No tag has the id '{assoc.tag_id}'.")
+        if "repo" in failed:
+            return UnknownRepo(f"No repo has the id '{assoc.repo_id}'.")
+        return AssociationTaken()
+
+    _commit(writes, failure)
 
 
 def delete_assoc(assoc: Assoc) -> None:
@@ -329,10 +320,7 @@ def delete_assoc(assoc: Assoc) -> None:
     writes.delete("assoc", assoc, Assoc.user_id == assoc.user_id)
     # Unconditional: the claim is this association's while the association exists, as checked above.
     writes.delete("claim", Claim(assoc_claim(assoc.tag_id, assoc.repo_id)))
-    try:
-        writes.commit()
-    except Cancelled as e:
-        raise UnknownAssociation(f"No association has the id '{assoc.id}'.") from e
+    _commit(writes, lambda failed: UnknownAssociation(f"No association has the id '{assoc.id}'."))
 
 
 def delete_assocs(assocs: list[Assoc]) -> None:
@@ -348,11 +336,17 @@ def delete_assocs(assocs: list[Assoc]) -> None:
                 claims.delete(Claim(assoc_claim(assoc.tag_id, assoc.repo_id)))
 
 
-def _commit_claiming(writes: Transaction, taken: errors.KeyportError) -> None:
-    """Commit a write that claims a unique value: ``taken`` when only the claim failed, else Stale."""
+def _commit(writes: Transaction, failure: Callable[[frozenset[str]], errors.KeyportError | None]) -> None:
+    """Commit; a cancelled transaction raises what ``failure`` makes of its failed labels (None: Stale as it is)."""
     try:
         writes.commit()
     except Cancelled as e:
-        if e.failed == {"claim"}:
-            raise taken from e
-        raise
+        error = failure(e.failed)
+        if error is None:
+            raise
+        raise error from e
+
+
+def _commit_claiming(writes: Transaction, taken: errors.KeyportError) -> None:
+    """Commit a write that claims a unique value: ``taken`` when only the claim failed, else Stale."""
+    _commit(writes, lambda failed: taken if failed == {"claim"} else None)
