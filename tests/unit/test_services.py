@@ -50,9 +50,12 @@ def test_a_path_belongs_to_the_service_declaring_its_longest_prefix(path: str, s
     assert services.owning(path).name == service
 
 
-def test_a_service_that_owns_paths_must_name_its_error_body() -> None:
+def test_a_declaration_names_its_own_package_and_the_error_body_of_the_paths_it_owns() -> None:
     with pytest.raises(ValueError, match="error style"):
-        Service(name="shop", prefixes=("/shop",))
+        Service(name="shop", prefixes=("/shop",)).check("shop")
+    with pytest.raises(TypeError, match="declares service 'shop'"):
+        Service(name="shop").check("store")
+    assert Service(name="shop", prefixes=("/shop",), error_style="pizzly").check("shop").name == "shop"
 
 
 def test_schedules_and_functions_are_loaded_from_their_services_blueprint() -> None:
