@@ -1,16 +1,27 @@
-"""The activity log: operator-visible events, one PutItem each, kept 30 days (TTL).
+"""The activity log: operator-visible events, kept 30 days (TTL); the dashboard's activity page reads it.
 
-Services call :func:`record` after the work it describes has succeeded. It never raises and never
-retries: losing one line of the log is better than failing, or slowing, the request that did the work.
+Services call :func:`record` after the work it describes has succeeded: one PutItem at once. A refresh
+sweep records into a :class:`Batch` instead, written 25 entries a BatchWriteItem call. Neither raises:
+losing one line of the log is better than failing, or slowing, the work it describes. It sits below the
+services, which write it, and the dashboard, which reads it.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from chalicelib.activity.models import ActivityEvent
+
+# The table's model (and with it PynamoDB and botocore) is imported on first use, not here: the sweep's
+# coordinator names this module but writes nothing, and its cold start stays without them.
 
 log = logging.getLogger("keyport")
 
@@ -69,30 +80,100 @@ def _day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 
-def record(kind: str, actor: str, subject: str, detail: str | None = None, *, at: int | None = None) -> None:
-    """Log one event; any failure is logged and swallowed."""
-    try:
-        from chalicelib.dashboard.models import ActivityEvent
-        from chalicelib.http import now_ms
+class Recorder(Protocol):
+    """Where a writer's events go: :func:`record` (at once) or a :class:`Batch`'s ``record`` (later)."""
 
-        now = at if at is not None else now_ms()
-        ActivityEvent(
-            _day(now),
-            f"{now:013d}#{secrets.token_hex(4)}",
-            at=now,
-            kind=kind,
-            actor=actor[:100],
-            subject=subject[:300],
-            detail=detail[:500] if detail else None,
-            ttl=datetime.fromtimestamp(now / 1000, tz=UTC) + timedelta(days=KEEP_DAYS),
-        ).save()
+    def __call__(
+        self, kind: str, actor: str, subject: str, detail: str | None = None, *, at: int | None = None
+    ) -> None: ...
+
+
+def _entry(kind: str, actor: str, subject: str, detail: str | None, at: int | None) -> ActivityEvent:
+    from chalicelib.activity.models import ActivityEvent
+
+    now = at if at is not None else int(time.time() * 1000)
+    return ActivityEvent(
+        _day(now),
+        f"{now:013d}#{secrets.token_hex(4)}",
+        at=now,
+        kind=kind,
+        actor=actor[:100],
+        subject=subject[:300],
+        detail=detail[:500] if detail else None,
+        ttl=datetime.fromtimestamp(now / 1000, tz=UTC) + timedelta(days=KEEP_DAYS),
+    )
+
+
+def record(kind: str, actor: str, subject: str, detail: str | None = None, *, at: int | None = None) -> None:
+    """Log one event now (one PutItem); any failure is logged and swallowed."""
+    try:
+        _entry(kind, actor, subject, detail, at).save()
     except Exception:
         log.warning("activity event %s on %s was not recorded", kind, subject[:100], exc_info=True)
 
 
+class Batch:
+    """Events kept to be written together: each full batch of 25 (one BatchWriteItem) as it fills, the
+    rest by :meth:`flush`, or when the ``with`` block ends. Safe across threads (a sweep's refreshes).
+
+    A failed write is logged and its events dropped, as :func:`record` does; only the items DynamoDB
+    leaves unprocessed are sent again (by PynamoDB, in the same flush).
+    """
+
+    SIZE = 25  # the most items one BatchWriteItem call takes
+
+    def __init__(self) -> None:
+        self._pending: list[ActivityEvent] = []
+        self._lock = threading.Lock()
+
+    def record(self, kind: str, actor: str, subject: str, detail: str | None = None, *, at: int | None = None) -> None:
+        """Keep one event; write the batch when it is full. Never raises, as :func:`record`."""
+        try:
+            event = _entry(kind, actor, subject, detail, at)
+        except Exception:
+            log.warning("activity event %s on %s was not recorded", kind, subject[:100], exc_info=True)
+            return
+        with self._lock:
+            self._pending.append(event)
+            full = self._take() if len(self._pending) >= self.SIZE else []
+        _write(full)
+
+    def flush(self) -> None:
+        """Write every event kept so far."""
+        with self._lock:
+            pending = self._take()
+        _write(pending)
+
+    def _take(self) -> list[ActivityEvent]:
+        taken, self._pending = self._pending, []
+        return taken
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.flush()  # also when the work failed: what was done before is logged
+
+
+def _write(events: list[ActivityEvent]) -> None:
+    """Put ``events`` with BatchWriteItem (25 a call); any failure is logged and swallowed."""
+    if not events:
+        return
+    from chalicelib.activity.models import ActivityEvent
+
+    try:
+        with ActivityEvent.batch_write() as batch:
+            for event in events:
+                batch.save(event)
+    except Exception:
+        log.warning("%d activity events were not recorded", len(events), exc_info=True)
+
+
 def recent(limit: int, before: int | None, now: int) -> tuple[list[Event], int | None]:
     """Up to ``limit`` events older than ``before`` (ms), newest first; and where the next page starts."""
-    from chalicelib.dashboard.models import ActivityEvent
+    from chalicelib.activity.models import ActivityEvent
     from chalicelib.dynamo import translated
 
     events: list[Event] = []

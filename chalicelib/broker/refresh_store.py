@@ -19,7 +19,7 @@ items of the ``refresh_due`` index.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import catalog
 from chalicelib.broker import repository, service
@@ -30,6 +30,9 @@ from chalicelib.oauth import providers, records
 from chalicelib.oauth.due import DUE_SHARDS, due_fields, shard_keys
 from chalicelib.oauth.oauth2 import TokenError
 from chalicelib.oauth.refresh import Held, RefreshBusy
+
+if TYPE_CHECKING:
+    from chalicelib import activity
 
 # Token response fields (Pizzly's payload names) kept in the stored credentials, by broker name.
 _TOKEN_FIELDS = {
@@ -190,8 +193,9 @@ class ConnectionSource:
             if item.expires_at is not None:
                 yield store_key(item.customer_id, item.id), int(item.expires_at)
 
-    def store(self) -> ConnectionStore:
-        """A store for one sweep: each integration's latest configuration is read once."""
+    def store(self, entries: activity.Batch) -> ConnectionStore:
+        """A store for one sweep: each integration's latest configuration is read once (a connection's
+        refresh writes no activity entry: ``entries`` stays unused)."""
         return ConnectionStore(providers.SweepCache())
 
 

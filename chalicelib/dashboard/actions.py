@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Response
 
-from chalicelib.dashboard import activity
+from chalicelib import activity
 from chalicelib.dashboard.context import ACTOR, Ctx, confirm, secret_once
 
 T = TypeVar("T")

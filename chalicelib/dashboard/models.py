@@ -1,4 +1,4 @@
-"""PynamoDB models of the dashboard: sessions, sign-in failures, and the activity log."""
+"""PynamoDB models of the dashboard: sessions and sign-in failures (the activity log: ``chalicelib.activity``)."""
 
 from __future__ import annotations
 
@@ -25,18 +25,3 @@ class SignInFailures(FailureRecord):
     """Recent wrong secret keys from one client address (by keyed hash), and the lockout they caused."""
 
     Meta = table_meta("dashboard-sign-in-failures", ttl_attribute="ttl")
-
-
-class ActivityEvent(Model):
-    """One operator-visible event, in a partition per UTC day, newest last by sort key."""
-
-    Meta = table_meta("activity", ttl_attribute="ttl")
-
-    day = UnicodeAttribute(hash_key=True)  # "2024-06-02"
-    sk = UnicodeAttribute(range_key=True)  # zero-padded milliseconds, "#", a random suffix
-    at = NumberAttribute()
-    kind = UnicodeAttribute()  # e.g. "authentication.created"
-    actor = UnicodeAttribute()  # "dashboard", "api", "connect flow", "refresh"
-    subject = UnicodeAttribute()  # what it happened to, by id (never a secret)
-    detail = UnicodeAttribute(null=True)
-    ttl = TTLAttribute()

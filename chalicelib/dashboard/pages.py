@@ -13,7 +13,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from chalice.app import Request, Response
 
-from chalicelib.dashboard import activity, render, sessions
+from chalicelib import activity
+from chalicelib.dashboard import render, sessions
 from chalicelib.dashboard.context import ACTOR, FORM_TYPES, Ctx, client_address
 from chalicelib.dashboard.views import activity as activity_view
 from chalicelib.dashboard.views import broker, entities, integrations, publishing

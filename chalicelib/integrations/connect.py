@@ -21,9 +21,8 @@ from urllib.parse import urlencode, urlsplit
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import catalog, outbound
+from chalicelib import activity, catalog, outbound
 from chalicelib.crypto import open_json, same, seal_json
-from chalicelib.dashboard import activity
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import BadRequest, KeyportError, Unauthorized
 from chalicelib.http import now_ms

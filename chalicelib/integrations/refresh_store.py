@@ -2,7 +2,9 @@
 
 A refresh costs two DynamoDB calls here: the lease (a conditional update that returns the record) and
 the save (a conditional put over the record as leased, which also releases the lease). The provider's
-client comes from :mod:`chalicelib.oauth.providers`, once per sweep when the sweep's store is used.
+client comes from :mod:`chalicelib.oauth.providers`, once per sweep when the sweep's store is used. Each
+refresh and failure is an activity-log entry: written at once on a request, kept in the sweep's batch
+(25 entries a write) in a sweep.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib import catalog
-from chalicelib.dashboard import activity
+from chalicelib import activity, catalog
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import NotFound
 from chalicelib.integrations import repository
@@ -45,11 +46,13 @@ class AuthenticationStore:
     """Implements :class:`chalicelib.oauth.refresh.Store` for Pizzly authentications.
 
     ``cache``: the sweep's :class:`~chalicelib.oauth.providers.SweepCache`; without one (a request),
-    the configuration is read as stored now.
+    the configuration is read as stored now. ``record``: where activity entries go (a sweep's
+    :class:`~chalicelib.activity.Batch`; by default, written at once).
     """
 
-    def __init__(self, cache: providers.SweepCache | None = None) -> None:
+    def __init__(self, cache: providers.SweepCache | None = None, record: activity.Recorder = activity.record) -> None:
         self.cache = cache
+        self.record = record
 
     def acquire(self, key: str, lease_id: str, now: int, lease_ms: int) -> Held | None:
         item = Authentication(key)
@@ -99,14 +102,14 @@ class AuthenticationStore:
         item.lease_id = None
         item.lease_until = None
         self._write(item, lease_id)
-        activity.record("authentication.refreshed", "refresh", f"{item.integration}/{key}", at=now)
+        self.record("authentication.refreshed", "refresh", f"{item.integration}/{key}", at=now)
         return held(item)
 
     def fail(self, key: str, lease_id: str, error: dict[str, Any], retry_at: int | None, now: int) -> None:
         self._update(Authentication(key), records.failure(Authentication, error, retry_at, now), lease_id)
         outcome = "needs reconnect" if retry_at is None else "will retry"
         detail = f"{error.get('error', 'error')}: {error.get('description') or ''} ({outcome})"
-        activity.record("authentication.refresh_failed", "refresh", key, detail, at=now)
+        self.record("authentication.refresh_failed", "refresh", key, detail, at=now)
 
     def release(self, key: str, lease_id: str) -> None:
         self._update(Authentication(key), records.release(Authentication), lease_id)
@@ -151,9 +154,10 @@ class AuthenticationSource:
                     if item.expires_at is not None:
                         yield item.id, int(item.expires_at)
 
-    def store(self) -> AuthenticationStore:
-        """A store for one sweep: each configuration is read once, however many refreshes use it."""
-        return AuthenticationStore(providers.SweepCache())
+    def store(self, entries: activity.Batch) -> AuthenticationStore:
+        """A store for one sweep: each configuration is read once, however many refreshes use it, and
+        activity entries go to the sweep's ``entries``."""
+        return AuthenticationStore(providers.SweepCache(), entries.record)
 
 
 SWEEP_SOURCE = AuthenticationSource()

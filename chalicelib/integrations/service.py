@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from chalicelib import catalog
+from chalicelib import activity, catalog
 from chalicelib.crypto import open_json, seal_json
-from chalicelib.dashboard import activity
 from chalicelib.errors import BadRequest, NotFound
 from chalicelib.http import iso_ms, now_ms
 from chalicelib.integrations import repository

@@ -3,7 +3,8 @@
 Each kind of credential (Pizzly authentications, broker connections) keeps a sparse, sharded
 "refresh due" index; :func:`run` queries the shards it is given for what is due up to ``now + window``
 (so its cost follows the number due, never the table), refreshes concurrently through the one refresh
-function, and stops taking new work before its deadline, leaving the rest to the next run.
+function, and stops taking new work before its deadline, leaving the rest to the next run. The
+refreshes' activity-log entries are written together (25 a call) as they accumulate and when the run ends.
 :mod:`chalicelib.jobs.refresh_fanout` hands the shards to parallel worker invocations.
 """
 
@@ -16,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chalicelib import observability, services
+from chalicelib import activity, observability, services
 from chalicelib.errors import KeyportError
 from chalicelib.oauth import refresh as refreshing
 
@@ -36,8 +37,8 @@ class Source(Protocol):
     def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
         """(key, expires_at) of every credential in ``shards`` (None: all) whose refresh is due by ``until_ms``."""
 
-    def store(self) -> refreshing.Store:
-        """The refresh function's store for this kind."""
+    def store(self, entries: activity.Batch) -> refreshing.Store:
+        """The refresh function's store for this kind, for one sweep whose activity entries are ``entries``."""
 
 
 @dataclass
@@ -82,9 +83,10 @@ def run(
     report = Report()
     oldest: int | None = None  # the earliest expiry among what was due
     pending: set[Future[str]] = set()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
+    # The pool is shut down (every refresh done) before the entries are flushed.
+    with activity.Batch() as entries, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sweep") as pool:
         for source in only if only is not None else sources():
-            store = source.store()
+            store = source.store(entries)
             count = 0
             wanted = None if shards is None else shards.get(source.name, ())
             if wanted is not None and not wanted:

@@ -11,9 +11,11 @@ from bench.calls import counting_aws_calls
 
 
 def _table(api_params: dict[str, Any]) -> str:
-    """The table a call addresses; for a transaction, the table of its first item."""
+    """The table a call addresses; for a transaction, the table of its first item; for a batch, its first table."""
     if "TableName" in api_params:
         return str(api_params["TableName"])
+    for name in api_params.get("RequestItems", {}):
+        return str(name)
     for item in api_params.get("TransactItems", []):
         for action in item.values():
             return str(action["TableName"])

@@ -33,10 +33,12 @@ def connect_flow_models() -> list[Any]:
 
 
 def sweep_models() -> list[Any]:
-    """The connect flow's tables plus the broker's connections, whose due index the sweep reads too."""
+    """The connect flow's tables plus the broker's connections, whose due index the sweep reads too, and
+    the activity log the sweep writes."""
+    from chalicelib.activity.models import ActivityEvent
     from chalicelib.broker.models import Connection
 
-    return [*connect_flow_models(), Connection]
+    return [*connect_flow_models(), Connection, ActivityEvent]
 
 
 def reread_settings() -> None:

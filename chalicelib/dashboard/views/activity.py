@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from chalice.app import Response
 
-from chalicelib.dashboard import activity
+from chalicelib import activity
 from chalicelib.dashboard.context import Ctx
 from chalicelib.http import parse_id
 

@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 from chalice.app import Response
 
-from chalicelib.dashboard import activity
+from chalicelib import activity
 from chalicelib.dashboard.actions import Question, delete
 from chalicelib.dashboard.context import ACTOR, PAGE_SIZE, Ctx, client_address
 from chalicelib.errors import KeyportError, NotFound

@@ -22,7 +22,8 @@ CLIENT_SECRET = "client-secret-abcdefghijklmnop"
 
 
 def dashboard_models() -> list[Any]:
-    from chalicelib.dashboard.models import ActivityEvent, DashboardSession, SignInFailures
+    from chalicelib.activity.models import ActivityEvent
+    from chalicelib.dashboard.models import DashboardSession, SignInFailures
 
     return [*integration_models(), DashboardSession, SignInFailures, ActivityEvent]
 

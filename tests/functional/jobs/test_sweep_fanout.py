@@ -202,8 +202,8 @@ class DyingSource:
     def due(self, until_ms: int, shards: Iterable[int] | None = None) -> Iterator[tuple[str, int]]:
         return self.inner.due(until_ms, shards)
 
-    def store(self) -> DyingStore:
-        return DyingStore(self.inner.store(), self.victim)
+    def store(self, entries: Any) -> DyingStore:
+        return DyingStore(self.inner.store(entries), self.victim)
 
 
 def test_what_a_dead_worker_did_not_refresh_is_left_for_the_retry_or_the_next_sweep(
