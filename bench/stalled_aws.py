@@ -63,7 +63,7 @@ def configure(**values: str) -> None:
 
 def before() -> float:
     """The old limits, no deadline: one DynamoDB read, as the configurations list made it."""
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     configure(**OLD_LIMITS)
     started = time.monotonic()

@@ -112,9 +112,10 @@ def fill(token_url: str) -> tuple[list[str], float]:
     from chalicelib.crypto import seal_json
     from chalicelib.http import now_ms
     from chalicelib.integrations import repository
-    from chalicelib.integrations.models import Authentication, Configuration
+    from chalicelib.integrations.models import Authentication
     from chalicelib.integrations.payload import AUTHENTICATION_PURPOSE
     from chalicelib.oauth.due import buffer_ms, due_fields
+    from chalicelib.oauth.models import Configuration
     from chalicelib.oauth.providers import CONFIGURATION_PURPOSE
 
     started = time.perf_counter()

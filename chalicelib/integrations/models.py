@@ -1,4 +1,5 @@
-"""PynamoDB models of the integrations service (configurations and custom integrations: ``oauth.models``)."""
+"""PynamoDB models of the integrations service (its configurations and custom integrations are the refresh
+core's: ``chalicelib.oauth.models``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
 from chalicelib.aws import table_meta
 from chalicelib.dynamo import Model
-from chalicelib.oauth.models import Configuration, CustomIntegration  # noqa: F401  (served by this API, declared lower)
 
 
 class AuthenticationsByIntegration(GlobalSecondaryIndex["Authentication"]):

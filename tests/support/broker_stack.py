@@ -18,7 +18,7 @@ from tests.support.moto_stack import create_tables, moto_aws, reread_settings
 def broker_models() -> list[Any]:
     """The tables the broker reads and writes (custom integrations and configurations for refreshing)."""
     from chalicelib.broker.models import AuditEntry, Connection, Customer, Grant, Instance
-    from chalicelib.integrations.models import Configuration, CustomIntegration
+    from chalicelib.oauth.models import Configuration, CustomIntegration
 
     return [Customer, Instance, Connection, Grant, AuditEntry, CustomIntegration, Configuration]
 

@@ -20,7 +20,8 @@ Models = Callable[[], list[Any]]
 
 def integration_models() -> list[Any]:
     """The tables the REST API uses (not the connect flow's OAuth states: each table costs a botocore session)."""
-    from chalicelib.integrations.models import Authentication, Configuration, CustomIntegration
+    from chalicelib.integrations.models import Authentication
+    from chalicelib.oauth.models import Configuration, CustomIntegration
 
     return [CustomIntegration, Configuration, Authentication]
 

@@ -108,7 +108,7 @@ class PizzlyApi:
 
 def stored_configuration(setup_id: str) -> Any:
     """The configuration item as DynamoDB holds it."""
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     return Configuration.get(setup_id, consistent_read=True)
 

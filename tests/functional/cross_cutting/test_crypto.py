@@ -199,7 +199,7 @@ def test_configuration_credentials_copied_into_an_authentication_never_open(api:
 
 
 def test_credentials_copied_to_another_configuration_never_open(api: PizzlyApi) -> None:
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     first = api.configuration("github", secret="first-client-secret-xyz")["id"]
     second = api.configuration("github", secret="second-client-secret-xyz")["id"]
@@ -231,7 +231,7 @@ def test_a_stored_payload_with_a_flipped_byte_is_an_error(api: PizzlyApi, part: 
 
 
 def test_registering_a_configuration_while_kms_is_unreachable_is_503_and_writes_nothing(api: PizzlyApi) -> None:
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     with kms_unreachable() as kms_down:
         answer = api.post(
@@ -274,7 +274,7 @@ def test_replacing_a_payload_while_kms_is_unreachable_is_503_and_keeps_the_store
 
 def test_a_missing_kms_key_is_503_and_nothing_is_written(api: PizzlyApi, keyring: Any) -> None:
     from chalicelib import aws
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
     from chalicelib.settings import get_settings
 
     kms = aws.client("kms")

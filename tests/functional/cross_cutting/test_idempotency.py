@@ -17,7 +17,8 @@ from tests.support.pizzly import PizzlyApi
 def _models() -> list[Any]:
     from chalicelib.broker.models import Connection, Customer, Grant, Instance
     from chalicelib.idempotency.models import IdempotencyRecord
-    from chalicelib.integrations.models import Authentication, Configuration, CustomIntegration
+    from chalicelib.integrations.models import Authentication
+    from chalicelib.oauth.models import Configuration, CustomIntegration
 
     return [CustomIntegration, Configuration, Authentication, Customer, Instance, Connection, Grant, IdempotencyRecord]
 
@@ -48,7 +49,7 @@ CONFIGURATION = {"credentials": {"clientId": "client-1", "clientSecret": "secret
 
 
 def _configurations() -> list[Any]:
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     return list(Configuration.scan())
 

@@ -319,7 +319,7 @@ def test_a_configuration_under_an_unknown_integration_is_404_unknown_integration
 
 
 def test_thirty_configurations_page_by_ten_newest_first_without_duplicates(api: PizzlyApi) -> None:
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     created = [register(api, body={"credentials": CREDENTIALS, "scopes": [f"s{i}"]})["id"] for i in range(30)]
     register(api, "gitlab")  # another integration's configuration never shows
@@ -348,7 +348,7 @@ def test_thirty_configurations_page_by_ten_newest_first_without_duplicates(api: 
 
 
 def test_configurations_created_in_the_same_millisecond_page_without_loss(api: PizzlyApi) -> None:
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     created = [register(api)["id"] for _ in range(7)]
     for setup_id in created:  # the index's sort key ties: the cursor must also carry the item's id

@@ -122,7 +122,7 @@ def test_an_integration_id_with_invalid_characters_is_404(api: PizzlyApi, integr
 
 
 def test_putting_a_custom_integration_creates_it_then_replaces_it(api: PizzlyApi) -> None:
-    from chalicelib.integrations.models import CustomIntegration
+    from chalicelib.oauth.models import CustomIntegration
 
     created = api.put("/api/acme", loopback_definition("Acme"))
 

@@ -391,7 +391,7 @@ def test_deleting_a_configuration_takes_its_authentications_with_it(api: PizzlyA
 def test_a_refresh_whose_configuration_vanished_fails_for_good_without_calling_the_provider(
     api: PizzlyApi, server: OAuthServer
 ) -> None:
-    from chalicelib.integrations.models import Configuration
+    from chalicelib.oauth.models import Configuration
 
     setup_id, auth_id = connect(api, server.token_url)
     Configuration.get(setup_id).delete()  # gone behind the API's back (a concurrent delete)
