@@ -18,14 +18,17 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
-from chalicelib.openapi import ref
-
 REF_TEMPLATE = "#/components/schemas/{model}"
 Security = list[dict[str, list[str]]]
 Schema = dict[str, Any]
 T = TypeVar("T")
 #: A field a body may leave out but never sets to null: ``x: Omittable[str] = None`` documents ``{"type": "string"}``.
 Omittable = Union[T, SkipJsonSchema[None]]  # noqa: UP007 (a generic alias needs Union)
+
+
+def ref(name: str) -> Schema:
+    """A reference to the component schema ``name``."""
+    return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
 class ErrorMessage(BaseModel):

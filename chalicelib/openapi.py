@@ -6,6 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import services
+from chalicelib.contracts import ref
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "sessionCookie": {
@@ -209,50 +210,6 @@ def document(request: Any) -> dict[str, Any]:
     return _build(f"{proto}://{host}")
 
 
-def ref(name: str) -> dict[str, str]:
-    """A reference to a component schema."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def json_content(schema: dict[str, Any]) -> dict[str, Any]:
     """A JSON content map for ``schema``."""
     return {"application/json": {"schema": schema}}
-
-
-def operation(
-    summary: str,
-    operation_id: str,
-    tag: str,
-    responses: dict[str, tuple[str, dict[str, Any] | None]],
-    *,
-    security: list[dict[str, list[str]]],
-    body: dict[str, Any] | None = None,
-    parameters: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """One operation object."""
-    op: dict[str, Any] = {"summary": summary, "operationId": operation_id, "tags": [tag], "security": security}
-    if parameters:
-        op["parameters"] = parameters
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": json_content(body)}
-    op["responses"] = {
-        status: {"description": text, **({"content": json_content(schema)} if schema else {})}
-        for status, (text, schema) in responses.items()
-    }
-    return op
-
-
-def path_param(name: str, description: str) -> dict[str, Any]:
-    """A required string path parameter."""
-    return {"name": name, "in": "path", "required": True, "description": description, "schema": {"type": "string"}}
-
-
-def query_param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An optional query parameter."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema or {"type": "string"},
-    }
