@@ -1,7 +1,8 @@
 """What each Lambda function may touch, read from its code: the source of its role's policy.
 
-A function's code is its handler in ``app.py`` and every ``chalicelib`` module that the handler can
-import: imports anywhere in a module (those inside functions too) and string constants naming a
+A function's code is its handler (in ``app.py``, or in the blueprint module of the service that
+declares it, such as ``chalicelib.publishing.routes.build_worker``) and every ``chalicelib`` module that
+the handler can import: imports anywhere in a module (those inside functions too) and string constants naming a
 ``chalicelib`` module (how ``importlib``-based registries load theirs), and, for code that names
 ``services.refresh_sources``, the refresh sources the services declare (``chalicelib/*/declaration.py``).
 From those modules:
@@ -157,7 +158,7 @@ def all_modules(project_dir: Path = PROJECT_DIR) -> list[str]:
 
 
 def handler_roots(handler: str, project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The modules a handler of ``app.py`` imports (``app.name``); every module for the API handler (``app.app``)."""
+    """The modules a handler function imports (``module.name``); every module for the API handler (``app.app``)."""
     module, _, name = handler.rpartition(".")
     path = module_path(module, project_dir)
     if path is None:

@@ -37,7 +37,7 @@ class Function:
     role: str | None  # None when the role is not managed by Chalice (iam_role_arn)
     log_group: str | None  # None without log_retention_in_days
     invoked_by_app: bool  # an @app.lambda_function, which the app invokes itself (chalicelib/jobs/invoke.py)
-    handler: str = "app.app"  # Chalice's handler string: app.<function in app.py>
+    handler: str = "app.app"  # Chalice's handler string: module.function (app.py's, or a service blueprint's)
     timeout: int = 60
     access: Any = None  # infra.access.Access: what its code reaches
 
