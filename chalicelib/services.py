@@ -132,7 +132,7 @@ def owning(path: str) -> Service:
 def error_style(path: str) -> str:
     """The documented error body that ``path`` answers in."""
     style = owning(path).error_style
-    assert style is not None  # a service with prefixes declares one (Service.__post_init__)
+    assert style is not None  # a service with prefixes declares one (Service.check)
     return style
 
 
