@@ -37,13 +37,13 @@ Shard = tuple[str, int]
 
 
 def all_shards(found: Sequence[refresh_sweep.Source]) -> list[Shard]:
-    """Every (source name, shard) pair, shard by shard, so that each worker gets its share of every source."""
-    depth = max((source.shard_count for source in found), default=0)
-    return [(source.name, n) for n in range(depth) for source in found if n < source.shard_count]
+    """Every (source name, shard) pair, source by source."""
+    return [(source.name, n) for source in found for n in range(source.shard_count)]
 
 
 def plan(shards: Sequence[Shard], workers: int) -> list[list[Shard]]:
-    """Deal ``shards`` round-robin over ``workers`` invocations (fewer when there are fewer shards)."""
+    """Deal ``shards`` round-robin over ``workers`` invocations (fewer when there are fewer shards): dealt
+    source by source, each worker gets its share of every source's shards, whatever source is busy."""
     count = min(max(workers, 1), len(shards))
     return [list(shards[i::count]) for i in range(count)]
 

@@ -79,7 +79,7 @@ def refresh_tokens(client: Any, auth_ids: Iterable[str]) -> list[str]:
     return sorted(stored(client, auth_id)["payload"]["refreshToken"] for auth_id in auth_ids)
 
 
-@pytest.mark.parametrize("workers", [1, 3, 16, 40])
+@pytest.mark.parametrize("workers", [1, 2, 3, 8, 16, 40])
 def test_the_sweep_deals_every_shard_once_over_as_many_workers_as_the_setting_says(
     client: Any,
     lambda_client: RecordingLambda,
@@ -102,6 +102,9 @@ def test_the_sweep_deals_every_shard_once_over_as_many_workers_as_the_setting_sa
     assert sorted(dealt) == sorted(shards)
     sizes = [len(event["shards"]) for _, event in lambda_client.calls]
     assert max(sizes) - min(sizes) <= 1
+    for source in ("integrations", "broker"):  # each source's shards spread over as many workers as they can
+        holding = [event for _, event in lambda_client.calls if any(s[0] == source for s in event["shards"])]
+        assert len(holding) == min(workers, 8)
     assert (result["workers"], result["failed"], result["shards"]) == (expected, 0, 16)
     assert all(event["stop_at"] == result["stop_at"] for _, event in lambda_client.calls)
     assert not [name for name in calls if name.startswith("dynamodb.")]  # the coordinator reads no table
