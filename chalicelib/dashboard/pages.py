@@ -18,7 +18,7 @@ from chalicelib.dashboard import render, sessions
 from chalicelib.dashboard.context import ACTOR, FORM_TYPES, Ctx, client_address
 from chalicelib.dashboard.views import activity as activity_view
 from chalicelib.dashboard.views import broker, entities, integrations, publishing
-from chalicelib.errors import BadRequest, Forbidden, KeyportError, NotFound
+from chalicelib.errors import BadRequest, Forbidden, KeyportError, NotFound, log
 from chalicelib.http import now_ms, raw_body
 from chalicelib.settings import get_settings
 
@@ -106,8 +106,6 @@ def handle(request: Request, name: str, params: dict[str, str], template: str) -
         return PAGES[name](ctx, **params)
     except KeyportError as e:
         if e.status >= 500:
-            from chalicelib.errors import log
-
             log.error("dashboard request %s failed: %s", request.context.get("requestId"), e.error_code, exc_info=e)
         if ctx.session is not None:
             return ctx.show("error.html", e.status, e.headers, error=e)

@@ -1,4 +1,7 @@
-"""Integrations: the catalog, one integration, its configurations and authentications, custom definitions."""
+"""Integrations: the catalog, one integration, its configurations and authentications, custom definitions.
+
+Each page imports the service it shows when it runs: the first dashboard request loads only that one.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from chalicelib.dashboard.actions import Question, delete
 from chalicelib.dashboard.context import ACTOR, PAGE_SIZE, Ctx, client_address
 from chalicelib.errors import KeyportError, NotFound
 from chalicelib.http import parse_json
+from chalicelib.integrations.routes import callback_url
 from chalicelib.settings import get_settings
 
 SAMPLE_DEFINITION = {
@@ -71,12 +75,6 @@ def _integration(integration: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
     view = service.get_integration(integration)
     return view, view.get("auth", {})
-
-
-def _callback_url() -> str:
-    from chalicelib.integrations.routes import callback_url
-
-    return callback_url()
 
 
 def _when(value: str | None) -> int | None:
@@ -157,7 +155,7 @@ def integration_page(
         auth=auth,
         auth_label=_auth_label(view),
         mono=_monogram(str(view.get("name") or integration), integration),
-        callback_url=_callback_url(),
+        callback_url=callback_url(),
         configurations=configurations,
         authentications=rows,
         next_cursor=listed["next_cursor"],
