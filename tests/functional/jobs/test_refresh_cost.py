@@ -1,5 +1,6 @@
 """What one refresh costs in a sweep: two DynamoDB calls (the lease, the save), the configuration read once a
-sweep, and a 25th of a BatchWriteItem for its activity-log entry (the sweep writes the entries together).
+sweep, and a 25th of a BatchWriteItem for its activity-log entry (the sweep writes the entries together; a
+request's refresh writes its entry at once).
 
 Counted by wrapping botocore (tests/support/aws_calls.py), per table, so the count is the refresh's own and
 not the due index's Queries. Fixtures: tests/functional/jobs/conftest.py.
@@ -96,3 +97,19 @@ def test_each_sweep_reads_the_configuration_afresh(
 
     sent = [r.form.get("client_secret") for r in provider.grants("refresh_token")]
     assert sent == [CLIENT_SECRET, "rotated-secret-0002"]
+
+
+def test_a_refresh_on_a_request_writes_its_activity_entry_at_once(
+    client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
+) -> None:
+    from chalicelib.activity.models import ActivityEvent
+
+    auth_id = acme(LATER_LIFETIME)
+
+    with counting_dynamodb_calls() as calls:
+        status, _ = api(client, "POST", f"/api/acme/authentications/{auth_id}/refresh")
+
+    assert status == 200
+    assert len(provider.grants("refresh_token")) == 1
+    assert on_table(calls, ActivityEvent.Meta.table_name) == {"PutItem": 1}  # no batch waits on a request
+    assert refreshed_entries() == [f"acme/{auth_id}"]
