@@ -59,11 +59,14 @@ def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
     if service == "lambda" and endpoint_url is None:
         endpoint_url = settings.lambda_endpoint_url  # locally: the gateway emulates Invoke
     # Small timeouts and few attempts; on a request path each attempt is bounded by the deadline too.
+    # The DynamoDB client serves every PynamoDB table (chalicelib.dynamo.Model): like PynamoDB's own clients,
+    # it leaves validation to DynamoDB (PynamoDB builds the requests) instead of walking each one first.
     config = Config(
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=settings.aws_read_timeout_seconds,
         retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
         user_agent_extra="keyport",
+        parameter_validation=service != "dynamodb",
     )
     return session.create_client(
         service,
