@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from chalicelib import outbound
-from chalicelib.oauth.oauth2 import DESTINATION_NOT_ALLOWED, TokenError
+from chalicelib.oauth.oauth2 import TokenError, post_to_provider
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -47,24 +46,10 @@ def sign(
 
 
 def _token_call(client: Any, url: str, extra: dict[str, str]) -> dict[str, str]:
-    import requests  # on first use (cold start)
-
     body = urlencode(extra)
     signed_url, headers, signed_body = client.prepare("POST", url, {"Content-Type": FORM}, body)
-    try:
-        response = outbound.session().post(
-            signed_url,
-            data=signed_body,
-            headers={**headers, "Accept": "application/x-www-form-urlencoded, application/json"},
-            timeout=outbound.timeout(),
-            allow_redirects=False,
-        )
-    except outbound.DestinationNotAllowed as e:
-        raise TokenError(DESTINATION_NOT_ALLOWED, "The OAuth 1.0a provider's address is not allowed.") from e
-    except requests.RequestException as e:
-        raise TokenError(
-            "provider_unreachable", f"The OAuth 1.0a provider could not be reached ({type(e).__name__})."
-        ) from e
+    accept = {"Accept": "application/x-www-form-urlencoded, application/json"}
+    response = post_to_provider(signed_url, "The OAuth 1.0a provider", data=signed_body, headers={**headers, **accept})
     values = dict(parse_qsl(response.text, keep_blank_values=True))
     if response.status_code >= 400 or "oauth_token" not in values:
         reason = response.text.strip()[:300] or f"HTTP {response.status_code}"

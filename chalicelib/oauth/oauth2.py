@@ -40,6 +40,18 @@ class TokenError(Exception):
         return {"error": self.error, "description": self.description, "status": self.status}
 
 
+def post_to_provider(url: str, who: str, **request: Any) -> Any:
+    """POST to an OAuth provider through the outbound guard; TokenError naming ``who`` when it cannot be reached."""
+    import requests  # on first use (cold start)
+
+    try:
+        return outbound.session().post(url, timeout=outbound.timeout(), allow_redirects=False, **request)
+    except outbound.DestinationNotAllowed as e:
+        raise TokenError(DESTINATION_NOT_ALLOWED, f"{who}'s address is not allowed.") from e
+    except requests.RequestException as e:
+        raise TokenError("provider_unreachable", f"{who} could not be reached ({type(e).__name__}).") from e
+
+
 def token_request(
     auth: dict[str, Any],
     url: str,
@@ -48,8 +60,6 @@ def token_request(
     params: dict[str, str],
 ) -> dict[str, Any]:
     """POST a token request as the integration's ``auth`` section says; the provider's JSON answer."""
-    import requests  # on first use (cold start)
-
     body: dict[str, str] = {**auth.get("tokenParams", {}), **params}
     headers = {"Accept": "application/json", "User-Agent": "Keyport"}
     basic: tuple[str, str] | None = None
@@ -59,21 +69,7 @@ def token_request(
         body["client_id"] = client_id
         body["client_secret"] = client_secret
     send: dict[str, Any] = {"json": body} if auth.get("bodyFormat") == "json" else {"data": body}
-    try:
-        response = outbound.session().post(
-            url,
-            headers=headers,
-            auth=basic,
-            timeout=outbound.timeout(),
-            allow_redirects=False,
-            **send,
-        )
-    except outbound.DestinationNotAllowed as e:
-        raise TokenError(DESTINATION_NOT_ALLOWED, "The token endpoint's address is not allowed.") from e
-    except requests.RequestException as e:
-        raise TokenError(
-            "provider_unreachable", f"The token endpoint could not be reached ({type(e).__name__})."
-        ) from e
+    response = post_to_provider(url, "The token endpoint", headers=headers, auth=basic, **send)
     token = _read(response.text, response.headers.get("content-type", ""))
     if "error" in token:
         description = str(token.get("error_description") or token.get("error_message") or token["error"])
