@@ -62,11 +62,22 @@ def _stack_processes(root_pid: int) -> dict[int, str]:
     return found
 
 
-def _cpu_by_role(processes: dict[int, str]) -> dict[str, float]:
-    totals: dict[str, float] = {}
+def _waiting_seconds(pid: int) -> float:
+    """Time the threads of one process spent runnable but waiting for a core (the scheduler's run queue)."""
+    waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            waited += int((task / "schedstat").read_text().split()[1])
+    return waited / 1e9
+
+
+def _cpu_by_role(processes: dict[int, str]) -> dict[str, tuple[float, float]]:
+    """(CPU seconds, seconds waiting for a core) of each role's processes so far."""
+    totals: dict[str, tuple[float, float]] = {}
     for pid, role in processes.items():
         with contextlib.suppress(OSError):  # a worker replaced meanwhile
-            totals[role] = totals.get(role, 0.0) + _cpu_seconds(pid)
+            cpu, waited = totals.get(role, (0.0, 0.0))
+            totals[role] = (cpu + _cpu_seconds(pid), waited + _waiting_seconds(pid))
     return totals
 
 
@@ -211,8 +222,11 @@ def run_one(workers: int, token_url: str, recording: Path | None) -> dict[str, A
         steady = refreshed / max(last - first, 1e-3)  # from the first provider answer: without the hand-off
         figures.update(due=due, refreshed=refreshed, seconds=seconds, rate=refreshed / seconds, steady=steady)
         figures["left"] = _due_left(now_ms() + refresh_sweep.WINDOW_MS)
-        cpu = {role: cpu_after[role] - cpu_before[role] for role in cpu_after}
-        cpu["bench (token endpoint)"] = own_after - own_before
+        cpu = {
+            role: (cpu_after[role][0] - cpu_before[role][0], cpu_after[role][1] - cpu_before[role][1])
+            for role in cpu_after
+        }
+        cpu["bench (token endpoint)"] = (own_after - own_before, 0.0)
         figures["cpu"] = cpu
     finally:
         stop_stack(process)
@@ -247,11 +261,14 @@ def main() -> None:
         total = sum(per_refresh.values())
         print(f"    {total:.2f} {per_refresh}; index queries {dynamodb.get('Query', 0)}; other calls {others}")
     print("  refreshes/s: from the coordinator's invocation to the last provider answer (steady: from the first)")
-    print("  workers  load  due    refreshed  left  seconds  refreshes/s  steady  CPU ms per refresh (share of a core)")
+    print("  CPU ms per refresh of each part (its share of one core over the sweep, + its share waiting for a core)")
+    print("  workers  load  due    refreshed  left  seconds  refreshes/s  steady  CPU")
     for r in results:
         refreshed = max(r["refreshed"], 1)
         shares = ", ".join(
-            f"{role} {1000 * s / refreshed:.1f} ({s / r['seconds']:.0%})" for role, s in sorted(r["cpu"].items())
+            f"{role} {1000 * used / refreshed:.1f} ({used / r['seconds']:.0%}"
+            + (f", +{waited / r['seconds']:.0%})" if waited else ")")
+            for role, (used, waited) in sorted(r["cpu"].items())
         )
         counts = f"{r['workers']:>7}  {r['load']:>4.1f}  {r['due']:<6} {r['refreshed']:>9}  {r['left']:>4}"
         counts += f"  {r['seconds']:>7.1f}  {r['rate']:>11.1f}  {r['steady']:>6.1f}"
