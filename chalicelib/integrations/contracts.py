@@ -289,7 +289,7 @@ _PROXY_ERRORS: Responses = {
     "403": ("destination_not_allowed: the integration's host is not a public address", PizzlyError),
     "404": ("Unknown integration or authentication", PizzlyError),
     "502": ("The integration's API could not be reached", PizzlyError),
-    "default": ("The upstream status, headers and body, as they came", None),
+    "default": Response("The upstream status, headers and body, as they came", content={"*/*": {}}),
 }
 _PROXY_PARAMS = [
     parameter("Pizzly-Auth-Id", "header", "", {"type": "string", "minLength": 1}, required=True),

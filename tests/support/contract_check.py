@@ -12,7 +12,7 @@ Routes outside the document (the dashboard's pages, the not-found fallbacks) are
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 from chalice.local import RouteMatcher
 from chalice.test import TestHTTPClient
+from pluggy import Result
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -62,39 +63,61 @@ def _integer(text: str) -> int | Decimal:
     return int(text) if len(text) < 4300 else Decimal(text)
 
 
-def mismatches(method: str, path: str, status: int, headers: dict[str, str], body: bytes) -> list[str]:
-    """How the answer to ``method path`` differs from the document (empty: it does not)."""
+def _operation(method: str, path: str) -> tuple[str, dict[str, Any] | None] | None:
+    """The OpenAPI path and operation of the route serving ``method path`` (None: a route outside the document)."""
     from app import app
 
     route = _matcher().match_route(path.split("?", 1)[0])
     entry = app.routes.get(route.route, {}).get(method.upper())
     if entry is None or entry.view_name.startswith(_UNDOCUMENTED_VIEWS) or route.route.startswith(_OUT_OF_DOCUMENT):
-        return []
+        return None
     template = route.route.replace("+}", "}")
-    operation = _document()["paths"].get(template, {}).get(method.lower())
+    return template, _document()["paths"].get(template, {}).get(method.lower())
+
+
+def _json_problems(where: str, schema: dict[str, Any], body: bytes) -> list[str]:
+    try:
+        value = json.loads(body, parse_int=_integer)
+    except (ValueError, RecursionError):
+        return [f"{where}: not JSON"]
+    problems = sorted(_validator(json.dumps(schema)).iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"{where} at {list(e.absolute_path)}: {e.message[:300]}" for e in problems[:5]]
+
+
+def mismatches(
+    method: str, path: str, status: int, headers: dict[str, str], body: bytes, sent: bytes = b""
+) -> list[str]:
+    """How the answer to ``method path`` differs from the document (empty: it does not).
+
+    A successful answer to a JSON body ``sent`` also checks that body against the documented request body:
+    a document that refuses what the service accepts is wrong too.
+    """
+    found = _operation(method, path)
+    if found is None:
+        return []
+    template, operation = found
     where = f"{method.upper()} {template} answered {status}"
     if operation is None:
         return [f"{where}: the operation is not in the document"]
+    taken = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    took = taken and 200 <= status < 300 and sent.strip().startswith(b"{")
+    refused = _json_problems(f"{where}: the document refuses the body sent", taken, sent) if took else []
     if (method.upper(), template, str(status)) in KNOWN_DEVIATIONS:
-        return []
+        return refused
     answer = operation["responses"].get(str(status)) or operation["responses"].get("default")
     if answer is None:
         return [f"{where}: status not documented (documented: {', '.join(sorted(operation['responses']))})"]
     content = answer.get("content") or {}
     media = next((v for k, v in headers.items() if k.lower() == "content-type"), "").split(";")[0].strip()
     if not content or not body:
-        return [] if not body or not content else [f"{where}: a body where the document has none"]
-    if media not in content:
-        return [f"{where}: content type {media!r} not documented ({', '.join(content)})"]
-    schema = content[media].get("schema")
+        return refused + ([f"{where}: a body where the document has none"] if body and not content else [])
+    documented = next((m for m in (media, media.split("/")[0] + "/*", "*/*") if m in content), None)
+    if documented is None:
+        return [*refused, f"{where}: content type {media!r} not documented ({', '.join(content)})"]
+    schema = content[documented].get("schema")
     if media != "application/json" or schema is None:
-        return []
-    try:
-        value = json.loads(body, parse_int=_integer)
-    except ValueError:
-        return [f"{where}: the body is not JSON"]
-    problems = sorted(_validator(json.dumps(schema)).iter_errors(value), key=lambda e: list(e.absolute_path))
-    return [f"{where}: body at {list(e.absolute_path)}: {e.message[:300]}" for e in problems[:5]]
+        return refused
+    return refused + _json_problems(f"{where}: body", schema, body)
 
 
 def checking(found: list[str]) -> Callable[..., Any]:
@@ -106,7 +129,8 @@ def checking(found: list[str]) -> Callable[..., Any]:
         from app import app
 
         if getattr(self, "_app", None) is app:
-            found.extend(mismatches(method, path, answer.status_code, dict(answer.headers), answer.body or b""))
+            sent = body if isinstance(body, bytes) else str(body or "").encode()
+            found.extend(mismatches(method, path, answer.status_code, dict(answer.headers), answer.body or b"", sent))
         return answer
 
     return request
@@ -128,7 +152,7 @@ _FOUND = pytest.StashKey[list[str]]()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Result[None], None]:
     """Fail a test that passed but got an answer the document does not describe."""
     outcome = yield
     found = item.stash.get(_FOUND, [])

@@ -197,3 +197,17 @@ def test_only_the_contracts_and_the_document_load_pydantic() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_the_contract_check_reports_a_request_body_the_document_refuses_but_the_service_took() -> None:
+    from tests.support.contract_check import mismatches
+
+    customer = {"id": "6f1c2b1e-8f7a-4c1d-9a57-3a2f0e1d2c3b", "name": "x", "created_at": "2026-01-01T00:00:00Z"}
+    created = json.dumps({**customer, "api_key": "k"}).encode()
+    headers = {"Content-Type": "application/json"}
+    assert mismatches("POST", "/admin/customers", 201, headers, created, b'{"name": "x"}') == []
+    refused = mismatches("POST", "/admin/customers", 201, headers, created, b'{"name": ""}')
+    assert refused and all(r.startswith("POST /admin/customers answered 201: the document refuses the body sent at "
+                                        "['name']") for r in refused)  # fmt: skip
+    assert mismatches("POST", "/admin/customers", 400, headers, b'{"error": {"type": "t", "message": "m"}}',
+                      b'{"name": ""}') == []  # fmt: skip
