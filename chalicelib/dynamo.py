@@ -67,6 +67,18 @@ def translated(conflict_message: str | None = None) -> Iterator[None]:
         raise
 
 
+def updated(item: PynamoModel, actions: list[Any], condition: Any, **options: Any) -> bool:
+    """Apply update actions to an item under ``condition``, failures translated; False when the condition failed."""
+    try:
+        with translated():
+            item.update(actions=actions, condition=condition, **options)
+    except PynamoDBException as e:
+        if is_conditional_failure(e):
+            return False
+        raise
+    return True
+
+
 # --- transactions -------------------------------------------------------------------------------------
 
 _ATTEMPTS = 4

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.broker.models import AuditEntry, Connection, Customer, Grant, Instance
-from chalicelib.dynamo import is_conditional_failure, translated
+from chalicelib.dynamo import is_conditional_failure, translated, updated
 from chalicelib.errors import ServiceUnavailable
 from chalicelib.http import decode_cursor, encode_cursor
 from chalicelib.oauth import records
@@ -82,32 +82,14 @@ def list_customers(limit: int, cursor: str | None) -> tuple[list[Customer], str 
 def set_customer_key(customer_id: str, key_hash: str, now: int) -> Customer | None:
     """Replace an active customer's key hash; the customer, or None when there is no active one."""
     item = Customer(customer_id)
-    try:
-        with translated():
-            item.update(
-                actions=[Customer.key_hash.set(key_hash), Customer.updated_at.set(now)],
-                condition=Customer.id.exists() & (Customer.status == ACTIVE),
-            )
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return None
-        raise
-    return item
+    actions = [Customer.key_hash.set(key_hash), Customer.updated_at.set(now)]
+    return item if updated(item, actions, Customer.id.exists() & (Customer.status == ACTIVE)) else None
 
 
 def mark_customer_deleting(customer_id: str, now: int) -> bool:
     """Close a customer to every caller before its children are removed; False when it does not exist."""
-    try:
-        with translated():
-            Customer(customer_id).update(
-                actions=[Customer.status.set(DELETING), Customer.updated_at.set(now)],
-                condition=Customer.id.exists(),
-            )
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    actions = [Customer.status.set(DELETING), Customer.updated_at.set(now)]
+    return updated(Customer(customer_id), actions, Customer.id.exists())
 
 
 def delete_customer(customer_id: str) -> None:
@@ -152,32 +134,15 @@ def all_instances(customer_id: str) -> Iterator[Instance]:
 def set_instance_key(instance_id: str, customer_id: str, key_hash: str, now: int) -> Instance | None:
     """Replace an active instance's proxy key hash; the instance, or None when there is no such one."""
     item = Instance(instance_id)
-    try:
-        with translated():
-            item.update(
-                actions=[Instance.key_hash.set(key_hash), Instance.updated_at.set(now)],
-                condition=Instance.id.exists() & (Instance.customer_id == customer_id) & (Instance.status == ACTIVE),
-            )
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return None
-        raise
-    return item
+    actions = [Instance.key_hash.set(key_hash), Instance.updated_at.set(now)]
+    active = Instance.id.exists() & (Instance.customer_id == customer_id) & (Instance.status == ACTIVE)
+    return item if updated(item, actions, active) else None
 
 
 def mark_instance_deleting(instance_id: str, now: int) -> bool:
     """Refuse the instance's key and new grants to it before its grants are removed; False when gone."""
-    try:
-        with translated():
-            Instance(instance_id).update(
-                actions=[Instance.status.set(DELETING), Instance.updated_at.set(now)],
-                condition=Instance.id.exists(),
-            )
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    actions = [Instance.status.set(DELETING), Instance.updated_at.set(now)]
+    return updated(Instance(instance_id), actions, Instance.id.exists())
 
 
 def delete_instance(instance_id: str) -> None:
@@ -229,16 +194,7 @@ def delete_connection(connection: Connection) -> bool:
 
 def touch_connection(customer_id: str, connection_id: str, now: int) -> bool:
     """Set a connection's ``last_used_at``; False when it was deleted meanwhile."""
-    try:
-        with translated():
-            Connection(customer_id, connection_id).update(
-                actions=[Connection.last_used_at.set(now)], condition=Connection.id.exists()
-            )
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return updated(Connection(customer_id, connection_id), [Connection.last_used_at.set(now)], Connection.id.exists())
 
 
 def _grant_instances(connection: Connection) -> list[str]:
@@ -306,14 +262,7 @@ def acquire_lease(customer_id: str, connection_id: str, lease_id: str, now: int,
     """Take a connection's refresh lease; the connection as stored, or None while another caller holds it."""
     item = Connection(customer_id, connection_id)
     actions, free = records.lease(Connection, lease_id, now, lease_ms)
-    try:
-        with translated():
-            item.update(actions=actions, condition=free)
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return None
-        raise
-    return item
+    return item if updated(item, actions, free) else None
 
 
 def save_refreshed(
@@ -358,14 +307,7 @@ def due_connections(until_ms: int, shards: Iterable[str]) -> Iterator[Connection
 
 def update_under_lease(customer_id: str, connection_id: str, lease_id: str, actions: list[Any]) -> bool:
     """Apply ``actions`` to a connection if the lease is still ours; False when it expired and was taken."""
-    try:
-        with translated():
-            Connection(customer_id, connection_id).update(actions=actions, condition=Connection.lease_id == lease_id)
-    except UpdateError as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return updated(Connection(customer_id, connection_id), actions, Connection.lease_id == lease_id)
 
 
 # --- audit ------------------------------------------------------------------------------------------

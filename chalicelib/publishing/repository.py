@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib import errors
-from chalicelib.dynamo import Cancelled, Stale, Transaction, is_conditional_failure, translated
+from chalicelib.dynamo import Cancelled, Stale, Transaction, is_conditional_failure, translated, updated
 from chalicelib.publishing.models import (
     BLUEPRINT_LIST,
     GROUP_LIST,
@@ -113,14 +113,7 @@ def save(item: Any, condition: Any = None) -> None:
 
 def update(item: Any, actions: list[Any], condition: Any = None) -> bool:
     """Apply update actions under ``condition`` (and the lock); False when the condition failed."""
-    try:
-        with translated():
-            item.update(actions=actions, condition=condition)
-    except PynamoDBException as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return updated(item, actions, condition)
 
 
 def create_with_slug(kind: str, item: Any, base: str, claims: Iterable[tuple[str, str]] = ()) -> None:
@@ -400,14 +393,7 @@ def end_job(item: Any, job_id: str, actions: list[Any], now: int, *, expired_onl
 
 def _update_unlocked(item: Any, actions: list[Any], condition: Any) -> bool:
     """An update settled by its own condition, not the item's lock (which it still moves, so saves see it)."""
-    try:
-        with translated():
-            item.update(actions=actions, condition=condition, add_version_condition=False)
-    except PynamoDBException as e:
-        if is_conditional_failure(e):
-            return False
-        raise
-    return True
+    return updated(item, actions, condition, add_version_condition=False)
 
 
 def expired_jobs(model: type[Any], now: int, limit: int) -> list[tuple[int, str]]:

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import GlobalSecondaryIndex
 
 from chalicelib import errors
-from chalicelib.dynamo import Cancelled, Transaction, is_conditional_failure, translated
+from chalicelib.dynamo import Cancelled, Transaction, translated, updated
 from chalicelib.repotags.models import USER_LIST, Assoc, Claim, Repo, Tag, Token, User
 
 _ATTEMPTS = 4
@@ -179,14 +179,7 @@ def replace_token(user: User, token: Token, now: int) -> None:
 
 def mark_checked(token: Token, now: int) -> bool:
     """Record that GitHub confirmed the token now; False when the token was replaced meanwhile."""
-    with translated():
-        try:
-            token.update(actions=[Token.checked_at.set(now)], condition=Token.user_id == token.user_id)
-        except PynamoDBException as e:
-            if is_conditional_failure(e):
-                return False
-            raise
-    return True
+    return updated(token, [Token.checked_at.set(now)], Token.user_id == token.user_id)
 
 
 # --- tags and repos ------------------------------------------------------------------------------
