@@ -159,19 +159,25 @@ class PlatformGroupMessage(PlatformMessage):
 
 
 class PlatformUserInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # the service refuses an unknown field
+
     login: Login
     password: Password
     group: Annotated[GroupName, Field(description="group name")]
 
 
 class PlatformUserUpdate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["password"]}, {"required": ["group"]}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"anyOf": [{"required": ["password"]}, {"required": ["group"]}]}
+    )
 
     password: Omittable[Password] = None
     group: Omittable[GroupName] = None
 
 
 class PlatformGroupInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: GroupName
 
 
