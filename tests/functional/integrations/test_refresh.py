@@ -7,16 +7,17 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 
 from tests.support.kms import kms_unreachable
 from tests.support.moto_stack import atomic_requests
-from tests.support.oauth_server import OAuthServer
+from tests.support.oauth_server import OAuthServer, Recorded
 from tests.support.pizzly import PizzlyApi, custom_integration, raw_item, stored_authentication
 
 CLIENT_ID = "local-client-id-0123"
@@ -76,6 +77,20 @@ def connect(api: PizzlyApi, token_url: str, payload: dict[str, Any] | None = Non
     return setup_id, auth_id
 
 
+def refresh_sent(api: PizzlyApi, server: OAuthServer, **auth: Any) -> Recorded:
+    """Connect the local provider (``auth`` merged into its definition), refresh once: the token request it got."""
+    _, auth_id = connect(api, server.token_url, **auth)
+    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
+    return server.last()
+
+
+def refused(api: PizzlyApi, auth_id: str, status: int, error: str) -> None:
+    """Ask for a refresh of ``auth_id``: it must answer ``status`` with the error type ``error``."""
+    answer = api.post(f"{BASE}/{auth_id}/refresh")
+    assert answer.status == status, answer.body
+    assert answer.error()[0] == error
+
+
 def ms_of(iso: str) -> int:
     return int(datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC).timestamp() * 1000)
 
@@ -126,12 +141,9 @@ def test_a_refresh_answers_200_with_the_new_access_token(api: PizzlyApi, server:
 def test_a_refresh_sends_a_form_encoded_refresh_token_grant_with_client_credentials_in_the_body(
     api: PizzlyApi, server: OAuthServer
 ) -> None:
-    _, auth_id = connect(api, server.token_url, tokenParams={"audience": "local-api"})
-
-    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
+    sent = refresh_sent(api, server, tokenParams={"audience": "local-api"})
 
     assert server.calls() == 1
-    sent = server.last()
     assert sent.method == "POST"
     assert sent.path == "/token"
     assert sent.content_type.startswith("application/x-www-form-urlencoded")
@@ -177,41 +189,30 @@ def test_a_rotated_refresh_token_replaces_the_stored_one(
 def test_the_header_authorization_method_sends_client_credentials_as_http_basic(
     api: PizzlyApi, server: OAuthServer
 ) -> None:
-    _, auth_id = connect(api, server.token_url, authorizationMethod="header")
+    sent = refresh_sent(api, server, authorizationMethod="header")
 
-    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
-
-    sent = server.last()
     assert sent.basic_credentials() == (CLIENT_ID, CLIENT_SECRET)
     assert "client_id" not in sent.body and "client_secret" not in sent.body
     assert sent.body == {"grant_type": "refresh_token", "refresh_token": "refresh-0"}
 
 
 def test_the_body_authorization_method_sends_no_authorization_header(api: PizzlyApi, server: OAuthServer) -> None:
-    _, auth_id = connect(api, server.token_url, authorizationMethod="body")
+    sent = refresh_sent(api, server, authorizationMethod="body")
 
-    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
-
-    sent = server.last()
     assert sent.basic_credentials() is None
     assert (sent.body["client_id"], sent.body["client_secret"]) == (CLIENT_ID, CLIENT_SECRET)
 
 
 def test_the_json_body_format_sends_a_json_body(api: PizzlyApi, server: OAuthServer) -> None:
-    _, auth_id = connect(api, server.token_url, bodyFormat="json", authorizationMethod="header")
+    sent = refresh_sent(api, server, bodyFormat="json", authorizationMethod="header")
 
-    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
-
-    sent = server.last()
     assert sent.content_type.startswith("application/json")
     assert sent.body == {"grant_type": "refresh_token", "refresh_token": "refresh-0"}
     assert sent.basic_credentials() == (CLIENT_ID, CLIENT_SECRET)
 
 
 def test_the_refresh_url_is_used_instead_of_the_token_url_when_present(api: PizzlyApi, server: OAuthServer) -> None:
-    _, auth_id = connect(api, server.token_url, refreshURL=f"{server.url}/oauth/refresh")
-
-    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
+    refresh_sent(api, server, refreshURL=f"{server.url}/oauth/refresh")
 
     assert [r.path for r in server.requests] == ["/oauth/refresh"]
 
@@ -246,10 +247,7 @@ def test_an_authentication_without_refresh_token_is_422_token_refresh_missing(
     _, auth_id = connect(api, server.token_url, payload={"accessToken": "access-0"})
     before = raw_item("authentications", auth_id)
 
-    answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.status == 422
-    assert answer.error()[0] == "token_refresh_missing"
+    refused(api, auth_id, 422, "token_refresh_missing")
     assert server.calls() == 0
     assert raw_item("authentications", auth_id) == before
 
@@ -269,10 +267,7 @@ def test_an_oauth1_authentication_cannot_be_refreshed(api: PizzlyApi) -> None:
 def test_refreshing_an_unknown_authentication_is_404(api: PizzlyApi, server: OAuthServer) -> None:
     connect(api, server.token_url)
 
-    answer = api.post(f"{BASE}/no-such-auth/refresh")
-
-    assert answer.status == 404
-    assert answer.error()[0] == "unknown_authentication"
+    refused(api, "no-such-auth", 404, "unknown_authentication")
     assert server.calls() == 0
 
 
@@ -351,10 +346,7 @@ def test_a_successful_refresh_after_failures_clears_the_failure_record(api: Pizz
 def test_an_unreachable_provider_is_422_token_refresh_failed_without_reconnection(api: PizzlyApi) -> None:
     _, auth_id = connect(api, f"http://127.0.0.1:{closed_port()}/token")
 
-    answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.status == 422
-    assert answer.error()[0] == "token_refresh_failed"
+    refused(api, auth_id, 422, "token_refresh_failed")
     refresh = api.get(f"{BASE}/{auth_id}").body["refresh"]
     assert refresh["last_error"]["error"] == "provider_unreachable"
     assert refresh["needs_reconnect"] is False
@@ -368,10 +360,7 @@ def test_a_provider_answer_without_access_token_is_422_and_keeps_the_payload(
     before = api.get(f"{BASE}/{auth_id}").body["payload"]
     server.fail_with(200, {"token_type": "bearer"})
 
-    answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.status == 422
-    assert answer.error()[0] == "token_refresh_failed"
+    refused(api, auth_id, 422, "token_refresh_failed")
     after = api.get(f"{BASE}/{auth_id}").body
     assert after["payload"] == before
     assert after["refresh"]["last_error"]["error"] == "invalid_token_response"
@@ -381,10 +370,7 @@ def test_deleting_a_configuration_takes_its_authentications_with_it(api: PizzlyA
     setup_id, auth_id = connect(api, server.token_url)
     assert api.delete(f"/api/local-provider/configurations/{setup_id}").status == 200
 
-    answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.status == 404
-    assert answer.error()[0] == "unknown_authentication"
+    refused(api, auth_id, 404, "unknown_authentication")
     assert server.calls() == 0
 
 
@@ -396,10 +382,7 @@ def test_a_refresh_whose_configuration_vanished_fails_for_good_without_calling_t
     setup_id, auth_id = connect(api, server.token_url)
     Configuration.get(setup_id).delete()  # gone behind the API's back (a concurrent delete)
 
-    answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.status == 422
-    assert answer.error()[0] == "token_refresh_failed"
+    refused(api, auth_id, 422, "token_refresh_failed")
     assert server.calls() == 0
     stored = stored_authentication(auth_id)
     assert stored.lease_id is None
@@ -413,15 +396,40 @@ def test_a_refresh_that_cannot_store_the_new_tokens_is_503_and_leaves_no_lease_b
     before = api.get(f"{BASE}/{auth_id}").body["payload"]
 
     with kms_unreachable(decrypt_works=True) as kms:
-        answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.status == 503
-    assert answer.error()[0] == "service_unavailable"
+        refused(api, auth_id, 503, "service_unavailable")
     assert kms.refused == ["generate_data_key"]
     assert server.calls() == 1
     assert api.get(f"{BASE}/{auth_id}").body["payload"] == before
     item = stored_authentication(auth_id)
     assert item.lease_id is None and item.lease_until is None
+
+
+def race(auth_id: str, calls: list[Callable[[], Any]], timeout: float) -> tuple[list[Any], list[BaseException]]:
+    """Run the calls at once, one thread each, moto serving one request at a time; their results and exceptions."""
+    start = threading.Barrier(len(calls))
+    results: list[Any] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(call: Callable[[], Any]) -> None:
+        stored_authentication(auth_id)  # this thread's PynamoDB session is made before the race starts
+        start.wait()
+        try:
+            result = call()
+        except BaseException as e:  # reported by the test, with the thread's exception
+            with lock:
+                failures.append(e)
+            return
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    with atomic_requests():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=timeout)
+    return results, failures
 
 
 # --- concurrency ---------------------------------------------------------------------------------------
@@ -435,29 +443,11 @@ def test_concurrent_refreshes_cause_exactly_one_provider_call(api: PizzlyApi, se
     seen = int(stored_authentication(auth_id).updated_at)
     server.rotate = True
     server.delay_ms = 300
-    start = threading.Barrier(5)
-    results: list[Held] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
 
-    def caller() -> None:
-        stored_authentication(auth_id)  # this thread's PynamoDB session is made before the race starts
-        start.wait()
-        try:
-            held = refresh(AuthenticationStore(), auth_id, force=True, seen_updated_at=seen)
-        except BaseException as e:  # reported below, with the thread's exception
-            with lock:
-                failures.append(e)
-            return
-        with lock:
-            results.append(held)
+    def call() -> Held:
+        return refresh(AuthenticationStore(), auth_id, force=True, seen_updated_at=seen)
 
-    threads = [threading.Thread(target=caller) for _ in range(5)]
-    with atomic_requests():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=20)
+    results, failures = race(auth_id, [call] * 5, timeout=20)
 
     assert failures == []
     assert len(results) == 5
@@ -498,30 +488,12 @@ def test_twenty_concurrent_forced_refreshes_make_one_provider_call(api: PizzlyAp
     _, auth_id = connect(api, server.token_url)
     server.rotate = True
     server.delay_ms = 200
-    start = threading.Barrier(20)
-    tokens: list[str] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
 
-    def caller(index: int) -> None:
-        stored_authentication(auth_id)  # this thread's PynamoDB session is made before the race starts
-        start.wait()
+    def call(index: int) -> str:
         time.sleep(0.02 * index)  # arrivals spread over 0.4 s: before, during and after the provider call
-        try:
-            view = service.refresh_authentication("local-provider", auth_id)
-        except BaseException as e:  # reported below, with the thread's exception
-            with lock:
-                failures.append(e)
-            return
-        with lock:
-            tokens.append(view["payload"]["accessToken"])
+        return str(service.refresh_authentication("local-provider", auth_id)["payload"]["accessToken"])
 
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(20)]
-    with atomic_requests():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
+    tokens, failures = race(auth_id, [partial(call, i) for i in range(20)], timeout=30)
 
     assert failures == []
     assert tokens == ["access-1"] * 20
