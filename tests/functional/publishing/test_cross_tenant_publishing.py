@@ -29,27 +29,31 @@ from tests.support.repotags_api import chalice_client
 
 NEW_PROJECT = {"title": "B's quiz", "blueprint": "{blueprint_slug}", "theme": "{theme_slug}"}
 
+
+def group_item_cases(path: str, data: dict[str, Any], move: dict[str, Any]) -> list[Case]:
+    """A's project or theme at ``path``: read, replaced, edited, moved onto B's own item, deleted; each 403."""
+    return [
+        Case("GET", path, 403),
+        Case("PUT", path, 403, body={"title": "taken over"}),
+        Case("PATCH", path, 403, body={"data": data}),
+        Case("PATCH", path, 403, body=move, own=("id",)),
+        Case("DELETE", path, 403),
+    ]
+
+
 TABLE = [
     Case("GET", "/projects", 200),
     Case("GET", "/projects", 200, query="?group={group_slug}"),
     Case("GET", "/projects", 200, query="?theme={theme_slug}&search=a%20project"),
     Case("POST", "/projects", 403, body=NEW_PROJECT),
-    Case("GET", "/projects/{id}", 403),
-    Case("PUT", "/projects/{id}", 403, body={"title": "taken over"}),
-    Case("PATCH", "/projects/{id}", 403, body={"data": {"headline": "taken over"}}),
-    Case("PATCH", "/projects/{id}", 403, body={"theme": "{theme_slug}"}, own=("id",)),
-    Case("DELETE", "/projects/{id}", 403),
+    *group_item_cases("/projects/{id}", {"headline": "taken over"}, {"theme": "{theme_slug}"}),
     Case("GET", "/projects/{id}/build", 403),
     Case("GET", "/projects/{id}/build_and_publish", 403),
     Case("GET", "/projects/{id}/update_snapshot", 403),
     Case("GET", "/themes", 200),
     Case("GET", "/themes", 200, query="?group={group_slug}"),
     Case("POST", "/themes", 403, body={"title": "B's theme", "group": "{group_slug}"}),
-    Case("GET", "/themes/{id}", 403),
-    Case("PUT", "/themes/{id}", 403, body={"title": "taken over"}),
-    Case("PATCH", "/themes/{id}", 403, body={"data": {"color": "#000"}}),
-    Case("PATCH", "/themes/{id}", 403, body={"group": "{group_slug}"}, own=("id",)),
-    Case("DELETE", "/themes/{id}", 403),
+    *group_item_cases("/themes/{id}", {"color": "#000"}, {"group": "{group_slug}"}),
     Case("GET", "/themes/{id}/reset", 403),
     Case("GET", "/blueprints", 200),
     Case("POST", "/blueprints", 403, body={"title": "B's blueprint", "repo_url": "https://example.com/b.git"}),
