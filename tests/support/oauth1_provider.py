@@ -42,6 +42,7 @@ import hmac
 import json
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -311,12 +312,7 @@ class OAuth1Provider(ServedLocally):
 
         @app.post("/request_token")
         def request_token() -> Response:
-            record, uri, body, headers = self._record("request_token")
-            response_headers, text, status = self._request_token_endpoint.create_request_token_response(
-                uri, http_method=request.method, body=body, headers=headers
-            )
-            record.valid = status == 200
-            return Response(text or "", status=status, headers=response_headers)
+            return self._token_answer("request_token", self._request_token_endpoint.create_request_token_response)
 
         @app.get("/authorize")
         def authorize() -> Response:
@@ -332,12 +328,7 @@ class OAuth1Provider(ServedLocally):
 
         @app.post("/access_token")
         def access_token() -> Response:
-            record, uri, body, headers = self._record("access_token")
-            response_headers, text, status = self._access_token_endpoint.create_access_token_response(
-                uri, http_method=request.method, body=body, headers=headers
-            )
-            record.valid = status == 200
-            return Response(text or "", status=status, headers=response_headers)
+            return self._token_answer("access_token", self._access_token_endpoint.create_access_token_response)
 
         @app.route("/api/", defaults={"path": ""}, methods=_METHODS)
         @app.route("/api/<path:path>", methods=_METHODS)
@@ -361,6 +352,13 @@ class OAuth1Provider(ServedLocally):
             return Response(json.dumps(echo), status=200, content_type="application/json", headers={"X-Echo": "yes"})
 
         return app
+
+    def _token_answer(self, endpoint: str, create_response: Callable[..., tuple[Any, str, int]]) -> Response:
+        """Answer a request-token or access-token request with oauthlib's endpoint (``create_response``)."""
+        record, uri, body, headers = self._record(endpoint)
+        response_headers, text, status = create_response(uri, http_method=request.method, body=body, headers=headers)
+        record.valid = status == 200
+        return Response(text or "", status=status, headers=response_headers)
 
     def _record(self, endpoint: str) -> tuple[RecordedRequest, str, str, dict[str, str]]:
         """The request as oauthlib must see it: the exact URI the client signed, text body, headers."""
