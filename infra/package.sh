@@ -64,6 +64,10 @@ rm -rf "$OUT"
 # Fails when the zip's top-level packages are not exactly infra/package_zip.py SHIPPED.
 "$PYTHON" -m infra.package_zip "$OUT/deployment.zip"
 "$PYTHON" -m infra.template --stage "$STAGE" --finish "$OUT"
+# BYTECODE=1: add the cold-start modules' bytecode, compiled by the runtime's Python (infra/package_bytecode.py).
+if [[ "${BYTECODE:-0}" == 1 ]]; then
+    "$PACKAGER/bin/python" -m infra.package_bytecode "$OUT/deployment.zip"
+fi
 
 # Chalice caches one ~23 MB zip per state of the code in .chalice/deployments/: keep the newest three.
 find .chalice/deployments -maxdepth 1 -name '*.zip' -printf '%T@ %p\n' 2>/dev/null |

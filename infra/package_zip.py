@@ -166,7 +166,7 @@ def _unzipped(path: Path) -> int:
 
 def check(names: Iterable[str]) -> list[str]:
     """What is wrong with a zip holding ``names``: top-level entries missing from, or beyond, :data:`SHIPPED`."""
-    found = {top_level(n) for n in names if not top_level(n).endswith(".dist-info")}
+    found = {top_level(n) for n in names if not top_level(n).endswith(".dist-info")} - {"__pycache__"}
     problems = [f"deployment.zip has no {name} (SHIPPED lists it)" for name in sorted(SHIPPED - found)]
     problems += [f"deployment.zip ships {name}, which SHIPPED does not list" for name in sorted(found - SHIPPED)]
     models = {n.split("/")[2] for n in names if n.startswith("botocore/data/") and n.count("/") > 3}

@@ -7,13 +7,15 @@ import gzip
 import importlib.metadata
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from chalicelib.aws import SERVICES
-from infra import package_zip
+from infra import package_bytecode, package_zip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -217,3 +219,25 @@ def test_the_trimmed_endpoints_resolve_every_service_as_botocore_does(tmp_path: 
     for region in ("us-east-1", "cn-north-1", "us-gov-west-1"):
         for service in sorted(SERVICES):
             assert resolved(slim, service, region) == resolved(full, service, region), (service, region)
+
+
+@pytest.mark.skipif(sys.version_info[:2] != package_bytecode.RUNTIME, reason="compiled by the runtime's Python")
+def test_bytecode_of_the_cold_start_modules_is_loaded_without_checking_the_sources(tmp_path: Path) -> None:
+    path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("chalicelib/__init__.py", "")
+        archive.writestr("chalicelib/answer.py", "VALUE = 42\n")
+        archive.writestr("dulwich/__init__.py", "")
+    assert package_bytecode.add_bytecode(path) == 2
+    tag = sys.implementation.cache_tag
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        pyc = archive.read(f"chalicelib/__pycache__/answer.{tag}.pyc")
+        archive.extractall(tmp_path / "task")
+    assert not any(n.startswith("dulwich/__pycache__") for n in names)  # not a cold-start package
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, unchecked
+    # Lambda's zip keeps no source timestamps: a pyc that is not checked is used whatever the source says.
+    (tmp_path / "task" / "chalicelib" / "answer.py").write_text("VALUE = 0\n")
+    probe = "import chalicelib.answer as a; print(a.VALUE)"
+    out = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path / "task", capture_output=True, text=True)
+    assert out.stdout.strip() == "42", out.stderr
