@@ -11,17 +11,18 @@ never at app import (pydantic costs about 60 ms of cold start).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Security = list[dict[str, list[str]]]
 Schema = dict[str, Any]
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 #: A field a body may leave out but never sets to null: ``x: Omittable[str] = None`` documents ``{"type": "string"}``.
 Omittable = Union[T, SkipJsonSchema[None]]  # noqa: UP007 (a generic alias needs Union)
 
@@ -214,3 +215,11 @@ def document_part(operations: Iterable[Operation], models: Iterable[Any] = ()) -
             raise ValueError(f"{op.method.upper()} {op.path} is declared twice")
         item[op.method] = components.operation(op)
     return paths, components.schemas
+
+
+def validated(model: type[M], body: Any, refuse: Callable[[ValidationError], Exception]) -> M:
+    """``body`` as ``model``; a body the model refuses raises ``refuse(error)``: the service's documented error."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as e:
+        raise refuse(e) from None

@@ -316,9 +316,12 @@ def set_member(group_ref: str, user_ref: str, body: dict[str, Any]) -> tuple[dic
     """PUT /admin/autotune/groups/{group}/members/{user}: give a user a role; True when new."""
     group = find_group(group_ref)
     user = find_user(user_ref)
-    role = body.get("role")
-    if role not in ROLES:
-        raise errors.BadRequest("'role' must be one of author, editor, designer.", code="invalid_role")
+    # pydantic and the contracts are imported on this route's first call (cold start)
+    from chalicelib.contracts import validated
+    from chalicelib.publishing.contracts import AutotuneRole
+
+    refused = errors.BadRequest("'role' must be one of author, editor, designer.", code="invalid_role")
+    role = validated(AutotuneRole, body, lambda _: refused).role
     now = now_ms()
     existing = repository.get_membership(int(user.id), int(group.id))
     membership = Membership(

@@ -211,3 +211,12 @@ def test_the_contract_check_reports_a_request_body_the_document_refuses_but_the_
                                         "['name']") for r in refused)  # fmt: skip
     assert mismatches("POST", "/admin/customers", 400, headers, b'{"error": {"type": "t", "message": "m"}}',
                       b'{"name": ""}') == []  # fmt: skip
+
+
+def test_the_documented_roles_are_the_roles_the_publishing_service_knows() -> None:
+    from typing import get_args
+
+    from chalicelib.publishing.accounts import ROLES
+    from chalicelib.publishing.contracts import Role
+
+    assert get_args(Role) == ROLES

@@ -90,6 +90,21 @@ def test_operator_errors_use_the_operator_body(
     assert reply.body["error"]["message"] == error and reply.body["error"]["type"]
 
 
+@pytest.mark.parametrize("body", [{}, {"role": "owner"}, {"role": "Editor"}, {"role": None}, {"role": 1},
+                                  {"role": ["author"]}, {"role": True}])  # fmt: skip
+def test_a_member_role_is_one_of_three_and_an_unknown_group_is_reported_first(api: Api, body: Any) -> None:
+    group = api.group("The Verge")
+    api.user("ann")
+    refused = api.admin("PUT", f"/admin/autotune/groups/{group}/members/ann@example.com", body)
+    assert refused.status == 400
+    assert refused.body["error"] == {
+        "type": "invalid_role",
+        "message": "'role' must be one of author, editor, designer.",
+    }
+    unknown = api.admin("PUT", "/admin/autotune/groups/none/members/ann@example.com", body)
+    assert unknown.status == 404 and unknown.body["error"]["message"] == "No group has the id or slug 'none'."
+
+
 def test_operator_routes_need_the_secret_key(api: Api) -> None:
     reply = api.call("POST", "/admin/autotune/users", body={"email": "a@example.com"})
     assert reply.status == 401 and reply.body["error"]["type"] == "missing_secret_key"
