@@ -4,53 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from chalice.test import Client
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.support.moto_stack import empty_tables, integration_models, integrations_aws
 
 HOST = "keyport.test"
 ORIGIN = f"https://{HOST}"
 FORM = "application/x-www-form-urlencoded"
 CLIENT_ID = "client-id-0123456789abcdef"
 CLIENT_SECRET = "client-secret-abcdefghijklmnop"
-
-
-def dashboard_models() -> list[Any]:
-    from chalicelib.activity.models import ActivityEvent
-    from chalicelib.dashboard.models import DashboardSession, SignInFailures
-
-    return [*integration_models(), DashboardSession, SignInFailures, ActivityEvent]
-
-
-@pytest.fixture(scope="module")
-def module_aws() -> Iterator[None]:
-    with integrations_aws(dashboard_models):
-        yield
-
-
-@pytest.fixture
-def aws_env(module_aws: None) -> None:
-    from chalicelib.settings import clear_settings, get_settings
-
-    empty_tables(dashboard_models)
-    # Read the settings here, from the test environment: read first during a request of the test
-    # client, they would take the stage's variables from .chalice/config.json (another KMS key).
-    clear_settings()
-    get_settings()
-
-
-@pytest.fixture
-def client(aws_env: None) -> Iterator[Client]:
-    from app import app
-
-    with Client(app) as test_client:
-        yield test_client
 
 
 def headers(cookie: str | None = None, **extra: str) -> dict[str, str]:
