@@ -155,6 +155,7 @@ class Components:
 
     def __init__(self) -> None:
         self.schemas: dict[str, Schema] = {}
+        self._done: set[tuple[type[BaseModel], str]] = set()  # a model answers many operations: generated once
 
     def add(self, name: str, schema: Schema) -> None:
         """Register ``schema`` as ``name``; two different schemas under one name are a declaration error."""
@@ -165,16 +166,18 @@ class Components:
         """The schema of ``body`` (a model becomes a reference to its component), its models registered."""
         if isinstance(body, dict):
             return body
-        if isinstance(body, type) and issubclass(body, BaseModel):
-            generated = body.model_json_schema(ref_template=REF_TEMPLATE, schema_generator=_Schema, mode=mode)
-            for name, schema in generated.pop("$defs", {}).items():
-                self.add(name, schema)
-            self.add(body.__name__, generated)
+        model = isinstance(body, type) and issubclass(body, BaseModel)
+        if model and (body, mode) in self._done:
             return ref(body.__name__)
-        generated = TypeAdapter(body).json_schema(ref_template=REF_TEMPLATE, schema_generator=_Schema, mode=mode)
+        make = body.model_json_schema if model else TypeAdapter(body).json_schema
+        generated = make(ref_template=REF_TEMPLATE, schema_generator=_Schema, mode=mode)
         for name, schema in generated.pop("$defs", {}).items():
             self.add(name, schema)
-        return generated
+        if not model:
+            return generated
+        self._done.add((body, mode))
+        self.add(body.__name__, generated)
+        return ref(body.__name__)
 
     def operation(self, op: Operation) -> Schema:
         """The OpenAPI operation object of ``op``."""
