@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from chalicelib import outbound
 from chalicelib.errors import BadRequest, NotFound
-from chalicelib.oauth import providers
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "integrations"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -80,6 +79,9 @@ def lookup(integration_id: str) -> tuple[dict[str, Any], str]:
     if cached is not None and now - cached[0] < CUSTOM_CACHE_SECONDS:
         custom = cached[1]
     else:
+        # Deferred: the catalog's built-in answers and the outbound guard load without pynamodb and botocore.
+        from chalicelib.oauth import providers
+
         custom = providers.custom_definition(integration_id)
         with _custom_lock:
             _custom_cache[integration_id] = (now, custom)
