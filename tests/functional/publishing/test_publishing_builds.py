@@ -102,11 +102,17 @@ def test_update_snapshot_moves_a_project_to_the_blueprints_new_version(api: Api,
     assert "<h2>v2 Quiz one</h2>" in published_file("preview/vox-quiz-one/index.html")[0]
 
 
-def test_a_broken_template_breaks_the_build_with_a_useful_message(api: Api, newsroom: dict[str, Any]) -> None:
-    make_repo(newsroom["repo"], {"index.html.j2": "<h1>{{ title }</h1>"}, "typo")
+def project_of_template(api: Api, newsroom: dict[str, Any], template: str, title: str, reader: str) -> Any:
+    """The quiz blueprint updated to a commit whose index is ``template``, then a project of it by the author
+    'ann' (its build runs at once); the project as ``reader`` reads it."""
+    make_repo(newsroom["repo"], {"index.html.j2": template}, title.lower())
     api.ok("GET", "/blueprints/quiz/update_repo", "root", status=202)
-    project = api.ok("POST", "/projects", "ann", {"title": "Typo", "blueprint": "quiz", "theme": "vox"}, 201)
-    broken = api.ok("GET", f"/projects/{project['id']}", "root")
+    project = api.ok("POST", "/projects", "ann", {"title": title, "blueprint": "quiz", "theme": "vox"}, 201)
+    return api.ok("GET", f"/projects/{project['id']}", reader)
+
+
+def test_a_broken_template_breaks_the_build_with_a_useful_message(api: Api, newsroom: dict[str, Any]) -> None:
+    broken = project_of_template(api, newsroom, "<h1>{{ title }</h1>", "Typo", reader="root")
     assert broken["status"] == "broken"
     assert broken["error_message"].startswith("index.html.j2, line 1:")
     assert "FAILED: index.html.j2, line 1" in broken["output"]
@@ -114,10 +120,8 @@ def test_a_broken_template_breaks_the_build_with_a_useful_message(api: Api, news
 
 
 def test_templates_cannot_reach_python(api: Api, newsroom: dict[str, Any]) -> None:
-    make_repo(newsroom["repo"], {"index.html.j2": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}, "escape")
-    api.ok("GET", "/blueprints/quiz/update_repo", "root", status=202)
-    project = api.ok("POST", "/projects", "ann", {"title": "Escape", "blueprint": "quiz", "theme": "vox"}, 201)
-    broken = api.ok("GET", f"/projects/{project['id']}", "ann")
+    escape = "{{ ''.__class__.__mro__[1].__subclasses__() }}"
+    broken = project_of_template(api, newsroom, escape, "Escape", reader="ann")
     assert broken["status"] == "broken"
     assert "unsafe" in broken["error_message"]
 

@@ -32,6 +32,13 @@ def user_id(api: RepoTagsApi) -> str:
     return str(user["id"])
 
 
+def assert_claim_moved(old_key: str, new_key: str, owner_id: str) -> None:
+    """The claim on a name (or repository id) moved with its rename: the new key is the owner's, the old one free."""
+    assert Claim.get(new_key).owner_id == owner_id
+    with pytest.raises(Claim.DoesNotExist):
+        Claim.get(old_key)
+
+
 def _is_uuid4(value: str) -> bool:
     return uuid.UUID(value).version == 4 and str(uuid.UUID(value)) == value
 
@@ -134,9 +141,7 @@ def test_a_tag_is_renamed_and_its_old_name_freed(api: RepoTagsApi, user_id: str)
     assert {**renamed, "updated_at": tag["updated_at"]} == {**tag, "name": "go"}
     assert renamed["updated_at"] >= tag["updated_at"]
     assert Tag.get(tag["id"]).name == "go"
-    assert Claim.get(f"tag-name|{user_id}|go").owner_id == tag["id"]
-    with pytest.raises(Claim.DoesNotExist):
-        Claim.get(f"tag-name|{user_id}|rust")
+    assert_claim_moved(f"tag-name|{user_id}|rust", f"tag-name|{user_id}|go", tag["id"])
     assert api.ok("POST", "/api/v1/tag", TOKEN, {"name": "rust"})["name"] == "rust"
 
 
@@ -268,9 +273,7 @@ def test_a_repo_is_pointed_at_another_github_repo(api: RepoTagsApi, user_id: str
     assert api.ok("GET", f"/api/v1/repo/{repo['id']}", TOKEN) == updated
     assert api.ok("GET", f"/api/v1/repo/{other['id']}", TOKEN) == other
     assert api.ok("PUT", "/api/v1/repo", TOKEN, {"id": repo["id"]}) == updated
-    assert Claim.get(f"repo|{user_id}|3").owner_id == repo["id"]
-    with pytest.raises(Claim.DoesNotExist):
-        Claim.get(f"repo|{user_id}|1")
+    assert_claim_moved(f"repo|{user_id}|1", f"repo|{user_id}|3", repo["id"])
     assert api.ok("POST", "/api/v1/repo", TOKEN, {"github_repo_id": "1"})["github_repo_id"] == "1"
 
 
