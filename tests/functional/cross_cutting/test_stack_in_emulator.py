@@ -333,6 +333,7 @@ def test_every_service_answers_with_the_app_configured_from_the_stack(
     ("function_name", "handler", "event"),
     [
         ("keyport-dev-refresh_sweep", "refresh_sweep", {"detail-type": "Scheduled Event"}),
+        ("keyport-dev-refresh_worker", "refresh_worker", {"shards": [["integrations", 0]], "stop_at": 0}),
         ("keyport-dev-build_sweep", "build_sweep", {"detail-type": "Scheduled Event"}),
         ("keyport-dev-ws_sweep", "ws_sweep", {"detail-type": "Scheduled Event"}),
         ("keyport-dev-build_worker", "build_worker", {"job": "project", "id": 1, "job_id": "gone"}),
