@@ -94,9 +94,12 @@ class ConfigurationCredentials(BaseModel):
     consumerSecret: Omittable[str] = None
 
 
+Scope = Annotated[str, Field(min_length=1, max_length=512, pattern=r"\S")]
+
+
 class ConfigurationInput(BaseModel):
     credentials: ConfigurationCredentials
-    scopes: Omittable[list[str]] = None
+    scopes: Annotated[list[Scope], Field(max_length=200, description="Trimmed; repeats are dropped")] | None = None
 
 
 class Configuration(BaseModel):
