@@ -21,6 +21,10 @@ if TYPE_CHECKING:  # pragma: no cover
 # of these only (infra/package_zip.py), and tests/unit/test_package_zip.py finds every client the code makes here.
 SERVICES = frozenset({"apigatewaymanagementapi", "dynamodb", "kms", "lambda", "s3", "secretsmanager"})
 
+# Connections kept per client. Every thread of the process shares one client per service (the refresh
+# sweep runs 16), where PynamoDB gave each table a client of its own with 10.
+POOL_CONNECTIONS = 32
+
 _lock = threading.Lock()
 _clients: dict[str, BaseClient] = {}
 _injected: dict[str, Any] = {}
@@ -67,6 +71,7 @@ def _make_client(service: str, endpoint_url: str | None = None) -> BaseClient:
         retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
         user_agent_extra="keyport",
         parameter_validation=service != "dynamodb",
+        max_pool_connections=POOL_CONNECTIONS,
     )
     return session.create_client(
         service,

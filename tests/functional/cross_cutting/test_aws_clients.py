@@ -33,3 +33,8 @@ def test_reset_makes_new_clients_for_the_tables(aws_env: None) -> None:
     after = Authentication._get_connection().connection.client
     assert after is not before
     assert after is aws.client("dynamodb")
+
+
+def test_the_shared_clients_keep_enough_connections_for_the_sweeps_threads(aws_env: None) -> None:
+    sweep_threads = 16  # chalicelib/jobs/refresh_sweep.py: its threads share the one DynamoDB client
+    assert aws.client("dynamodb").meta.config.max_pool_connections >= sweep_threads
