@@ -12,8 +12,8 @@ from chalicelib.entities.objectid import new_object_id
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.http import iso_ms, now_ms
 
-LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,128}$")
-GROUP_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,128}\Z")
+GROUP_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 
 

@@ -11,7 +11,7 @@ import re
 import struct
 import threading
 
-_PATTERN = re.compile(r"^[0-9a-fA-F]{24}$")
+_PATTERN = re.compile(r"^[0-9a-fA-F]{24}\Z")
 _lock = threading.Lock()
 _process_bytes = os.urandom(5)
 _counter = int.from_bytes(os.urandom(3), "big")

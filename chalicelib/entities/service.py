@@ -22,7 +22,7 @@ from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, Payload
 from chalicelib.http import now_ms, parse_id
 
 log = logging.getLogger("keyport.entities")
-STORE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+STORE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
 # Names whose /api/v1/<name> paths belong to other APIs (static routes win there; see ARCHITECTURE.md).
 RESERVED_STORES = frozenset({"auth", "user", "users", "tag", "tags", "repo", "repos", "repo-tag-assoc"})
 SYSTEM_FIELDS = ("_id", "owner", "group", "access", "branch", "time")

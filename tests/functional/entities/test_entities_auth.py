@@ -43,6 +43,8 @@ def test_operator_routes_need_the_secret_key_and_answer_in_the_operator_body(pla
     ("body", "code"),
     [
         ({"login": "a b", "password": PASSWORD, "group": "g"}, "invalid_login"),
+        ({"login": "ann\n", "password": PASSWORD, "group": "g"}, "invalid_login"),
+        ({"login": "ann", "password": PASSWORD, "group": "ops\n"}, "invalid_group"),
         ({"login": "ann", "password": "short", "group": "g"}, "invalid_password"),
         ({"login": "ann", "password": PASSWORD, "group": "bad/name"}, "invalid_group"),
         ({"login": "ann", "password": PASSWORD}, "invalid_group"),
