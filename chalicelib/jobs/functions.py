@@ -1,4 +1,5 @@
-"""The refresh sweep's Lambda functions: thin handlers over :mod:`chalicelib.jobs.refresh_fanout`."""
+"""The refresh sweep's Lambda functions: thin handlers over :mod:`chalicelib.jobs.refresh_fanout` and
+:mod:`chalicelib.jobs.refresh_worker`."""
 
 from __future__ import annotations
 
@@ -23,6 +24,6 @@ def refresh_sweep(event: CloudWatchEvent) -> dict[str, object]:
 @bp.lambda_function(name="refresh_worker")
 def refresh_worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Refresh every stored OAuth token due in the shards the sweep handed over (invoked asynchronously)."""
-    from chalicelib.jobs import refresh_fanout
+    from chalicelib.jobs import refresh_worker as worker
 
-    return refresh_fanout.work(event, context.get_remaining_time_in_millis)
+    return worker.work(event, context.get_remaining_time_in_millis)

@@ -2,10 +2,11 @@
 
 Every run of ``refresh_sweep`` (the coordinator) deals the shards of every source's due index, as
 ``(source, shard)`` pairs, round-robin over ``REFRESH_SWEEP_WORKERS`` asynchronous invocations of
-``refresh_worker`` and returns; it reads no table. Each worker queries only its shards and refreshes
-what is due through the one refresh function (:func:`chalicelib.jobs.refresh_sweep.run`) until its
-deadline: the earlier of its Lambda deadline and the event's ``stop_at``, which falls before the next
-sweep starts, so one sweep's workers do not compete with the next one's.
+``refresh_worker`` (:mod:`chalicelib.jobs.refresh_worker`) and returns; it reads no table. Each worker
+queries only its shards and refreshes what is due through the one refresh function until its deadline:
+the earlier of its Lambda deadline and the event's ``stop_at``, which falls before the next sweep
+starts, so one sweep's workers do not compete with the next one's. The worker's module does not
+import this one, so only the coordinator may invoke workers.
 
 Nothing is refreshed twice: the refresh function leases each credential with a conditional write and
 checks again under the lease that it is still due, so a second worker on the same shard, an overlapping
@@ -30,18 +31,16 @@ from chalicelib.settings import get_settings
 log = logging.getLogger("keyport.sweep")
 
 WORKER = "refresh_worker"
-PERIOD_MS = 5 * 60 * 1000  # the coordinator's schedule (app.py)
+PERIOD_MS = 5 * 60 * 1000  # the coordinator's schedule (chalicelib/jobs/functions.py)
 STOP_BEFORE_NEXT_MS = 30_000  # a worker stops this long before the next sweep starts
 
-Shard = tuple[str, int]
 
-
-def all_shards(found: Sequence[refresh_sweep.Source]) -> list[Shard]:
+def all_shards(found: Sequence[refresh_sweep.Source]) -> list[refresh_sweep.Shard]:
     """Every (source name, shard) pair, source by source."""
     return [(source.name, n) for source in found for n in range(source.shard_count)]
 
 
-def plan(shards: Sequence[Shard], workers: int) -> list[list[Shard]]:
+def plan(shards: Sequence[refresh_sweep.Shard], workers: int) -> list[list[refresh_sweep.Shard]]:
     """Deal ``shards`` round-robin over ``workers`` invocations (fewer when there are fewer shards): dealt
     source by source, each worker gets its share of every source's shards, whatever source is busy."""
     count = min(max(workers, 1), len(shards))
@@ -73,44 +72,6 @@ def coordinate(
     # The same form as a worker's closing line, so that the refresh failure alarm counts failed hand-offs too.
     log.info("refresh sweep: %s", result)
     return result
-
-
-def work(
-    event: dict[str, Any],
-    remaining_ms: Callable[[], int],
-    *,
-    found: Sequence[refresh_sweep.Source] | None = None,
-) -> dict[str, Any]:
-    """One ``refresh_worker`` invocation: ``{"shards": [[source, shard], ...], "stop_at": epoch ms}``."""
-    parsed = _parse(event)
-    if parsed is None:
-        log.error("refresh_worker: malformed event %r", {k: event.get(k) for k in ("shards", "stop_at")})
-        return {"outcome": "ignored", "reason": "malformed event"}
-    shards, stop_at = parsed
-    by_name = {source.name: source for source in (found if found is not None else refresh_sweep.sources())}
-    wanted: dict[str, list[int]] = {}
-    for name, shard in shards:
-        if name in by_name and 0 <= shard < by_name[name].shard_count:
-            wanted.setdefault(name, []).append(shard)
-        else:
-            log.warning("refresh_worker: no shard %s of %r; skipped", shard, name)
-
-    def left_ms() -> int:
-        return min(remaining_ms(), stop_at - _now_ms())
-
-    return refresh_sweep.run(left_ms, only=[by_name[name] for name in wanted], shards=wanted).as_dict()
-
-
-def _parse(event: dict[str, Any]) -> tuple[list[Shard], int] | None:
-    shards, stop_at = event.get("shards"), event.get("stop_at")
-    if not isinstance(shards, list) or not isinstance(stop_at, int) or isinstance(stop_at, bool):
-        return None
-    parsed: list[Shard] = []
-    for pair in shards:
-        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and type(pair[1]) is int):
-            return None
-        parsed.append((pair[0], pair[1]))
-    return parsed, stop_at
 
 
 def _now_ms() -> int:

@@ -5,7 +5,8 @@ Each kind of credential (Pizzly authentications, broker connections) keeps a spa
 (so its cost follows the number due, never the table), refreshes concurrently through the one refresh
 function, and stops taking new work before its deadline, leaving the rest to the next run. The
 refreshes' activity-log entries are written together (25 a call) as they accumulate and when the run ends.
-:mod:`chalicelib.jobs.refresh_fanout` hands the shards to parallel worker invocations.
+:mod:`chalicelib.jobs.refresh_fanout` hands the shards to parallel worker invocations
+(:mod:`chalicelib.jobs.refresh_worker`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ log = logging.getLogger("keyport.sweep")
 WINDOW_MS = 10 * 60 * 1000  # twice the schedule, so one missed run costs nothing
 WORKERS = 16
 SAFETY_MS = 25_000  # stop starting refreshes this long before the deadline
+
+Shard = tuple[str, int]  # (source name, shard number) of a due index
 
 
 class Source(Protocol):

@@ -216,7 +216,7 @@ def test_what_a_dead_worker_did_not_refresh_is_left_for_the_retry_or_the_next_sw
 ) -> None:
     from chalicelib.http import now_ms
     from chalicelib.integrations.models import Authentication
-    from chalicelib.jobs import refresh_fanout
+    from chalicelib.jobs import refresh_worker
 
     due = [acme(DUE_LIFETIME) for _ in range(6)]
     originals = refresh_tokens(client, due)
@@ -225,7 +225,7 @@ def test_what_a_dead_worker_did_not_refresh_is_left_for_the_retry_or_the_next_sw
     event = worker_event(every_shard())
 
     with pytest.raises(WorkerDied):
-        refresh_fanout.work(event, Context().get_remaining_time_in_millis, found=[DyingSource(victim)])
+        refresh_worker.work(event, Context().get_remaining_time_in_millis, found=[DyingSource(victim)])
 
     dead = item(victim)
     assert dead.lease_until is not None  # the dead worker never released it
@@ -285,12 +285,12 @@ def test_a_worker_starts_nothing_past_its_deadline_and_leaves_everything_due(
 def test_a_worker_stops_taking_work_at_its_deadline_and_the_next_sweep_takes_the_rest(
     client: Any, provider: OAuth2Provider, acme: Callable[[int], str]
 ) -> None:
-    from chalicelib.jobs import refresh_fanout
+    from chalicelib.jobs import refresh_worker
 
     due = [acme(DUE_LIFETIME) for _ in range(4)]
     budget = iter([900_000, 900_000])
 
-    first = refresh_fanout.work(worker_event(every_shard()), lambda: next(budget, 1_000))
+    first = refresh_worker.work(worker_event(every_shard()), lambda: next(budget, 1_000))
     second = run_worker(worker_event(every_shard()))
 
     assert (first["selected"], first["refreshed"], first["left"]) == (4, 2, 2)

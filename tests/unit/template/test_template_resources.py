@@ -38,6 +38,7 @@ def test_the_refresh_sweep_invokes_its_workers_whose_retries_and_failures_are_bo
     invoke = statement(policies_by_function(fragment)[sweep.logical_id], "InvokeWorkers")
     assert invoke is not None
     assert [r["Fn::GetAtt"][0] for r in invoke["Resource"]] == [worker.logical_id]
+    assert statement(policies_by_function(fragment)[worker.logical_id], "InvokeWorkers") is None  # nor itself
     config = resources[worker.logical_id + "InvokeConfig"]["Properties"]
     assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (1, 300)
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [template.FAILURE_QUEUE, "Arn"]}
