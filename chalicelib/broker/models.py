@@ -158,6 +158,8 @@ class Grant(Model):
     credentials = BinaryAttribute(legacy_encoding=False)
     expires_at = NumberAttribute(null=True)
     refresh_due_at = NumberAttribute(null=True)
+    # When a fetch through this grant last set the connection's last_used_at (at most once a minute).
+    last_used_at = NumberAttribute(null=True)
 
 
 class AuditByConnection(GlobalSecondaryIndex["AuditEntry"]):

@@ -35,17 +35,24 @@ def grant_slot(provider: str, connection_id: str) -> str:
 
 def _transact(build: Callable[[TransactWrite], None]) -> bool:
     """Commit the writes ``build`` adds; False when a condition failed or another transaction raced."""
+    return _commit(build) is None
+
+
+def _commit(build: Callable[[TransactWrite], None]) -> str | None:
+    """Commit the writes ``build`` adds; None, or why it was cancelled: ``"condition"`` or ``"conflict"``."""
     transaction = TransactWrite(connection=Connection._get_connection().connection)
     build(transaction)
     try:
         with translated():
             transaction._commit()
     except TransactWriteError as e:
+        if is_conditional_failure(e):
+            return "condition"
         reasons = getattr(e, "cancellation_reasons", None) or []
-        if is_conditional_failure(e) or any(r is not None and r.code in _RETRYABLE_REASONS for r in reasons):
-            return False
+        if any(r is not None and r.code in _RETRYABLE_REASONS for r in reasons):
+            return "conflict"
         raise ServiceUnavailable("The database is unavailable; try again shortly.") from e
-    return True
+    return None
 
 
 # --- customers --------------------------------------------------------------------------------------
@@ -192,11 +199,6 @@ def delete_connection(connection: Connection) -> bool:
     return _transact(build)
 
 
-def touch_connection(customer_id: str, connection_id: str, now: int) -> bool:
-    """Set a connection's ``last_used_at``; False when it was deleted meanwhile."""
-    return updated(Connection(customer_id, connection_id), [Connection.last_used_at.set(now)], Connection.id.exists())
-
-
 def _grant_instances(connection: Connection) -> list[str]:
     return sorted((connection.grants.as_dict() if connection.grants is not None else {}).keys())
 
@@ -322,6 +324,36 @@ def put_audit(entry: AuditEntry) -> None:
     """Record one fetch."""
     with translated():
         entry.save()
+
+
+def record_fetch(entry: AuditEntry, touch: Grant | None = None) -> bool:
+    """Record one fetch; with ``touch``, in the same write set ``last_used_at`` on its connection and grant.
+
+    The three go in one transaction, conditional on the connection and the grant still existing: False
+    (nothing written) when either was deleted meanwhile. When the transaction raced another on the same
+    items (a refresh, a concurrent touch), the fetch is recorded alone and a later fetch sets ``last_used_at``.
+    """
+    if touch is None:
+        put_audit(entry)
+        return True
+
+    def build(t: TransactWrite) -> None:
+        t.save(entry)
+        t.update(
+            Connection(touch.customer_id, touch.connection_id),
+            actions=[Connection.last_used_at.set(entry.at)],
+            condition=Connection.id.exists(),
+        )
+        t.update(
+            Grant(touch.instance_id, touch.slot),
+            actions=[Grant.last_used_at.set(entry.at)],
+            condition=Grant.slot.exists(),
+        )
+
+    outcome = _commit(build)
+    if outcome == "conflict":
+        put_audit(entry)
+    return outcome != "condition"
 
 
 def connection_audit(connection_id: str, limit: int, cursor: str | None) -> tuple[list[AuditEntry], str | None]:
