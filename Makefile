@@ -55,7 +55,7 @@ typecheck: install
 
 check: lint typecheck test package
 
-package: install ## Build the CloudFormation template and Lambda zip for $(STAGE), and lint it (BYTECODE=1: with bytecode)
+package: install ## Build the CloudFormation template and Lambda zip for $(STAGE), and lint it (BYTECODE=0: without bytecode)
 	PATH=$(abspath $(BIN)):$$PATH bash infra/package.sh $(STAGE)
 
 deploy: install ## Deploy $(STAGE) to AWS: make deploy STAGE=prod BUCKET=my-artifacts SECRET_KEY=...

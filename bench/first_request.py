@@ -14,7 +14,8 @@ project list.
 
 With ``--package`` both the floor and the app run from the unzipped Lambda package (``python -S``:
 no site-packages; no bytecode written, as Lambda's code directory is read-only), which is what Lambda
-runs: it proves that package answers every service.
+runs: it proves that package answers every service. ``--record infra/package_cold_start.txt`` writes
+the modules those first requests import (the package's bytecode is compiled for them: infra/package_bytecode.py).
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ def _environment() -> dict[str, str]:
 
 def measure(runs: int = RUNS, tree: Path | None = None) -> dict[str, dict[str, float]]:
     """Per service, medians over ``runs`` pairs: floor and app wall milliseconds, wall and CPU ratios."""
-    samples: dict[str, dict[str, list[float]]] = {n: {"floor": [], "app": [], "ratio": [], "cpu": []} for n in SERVICES}
+    samples: dict[str, dict[str, list[float]]] = {
+        n: {"floor": [], "app": [], "ratio": [], "cpu": [], "floor_cpu": [], "app_cpu": []} for n in SERVICES
+    }
     with _local_aws() as env:
         for name in SERVICES:  # warm the file cache and the bytecode
             _sample(FLOOR, env, tree), _sample(APP, env | {"BENCH_EVENT": env[f"BENCH_EVENT_{name}"]}, tree)
@@ -148,20 +151,60 @@ def measure(runs: int = RUNS, tree: Path | None = None) -> dict[str, dict[str, f
                 figures["app"].append(first)
                 figures["ratio"].append(first / floor)
                 figures["cpu"].append(first_cpu / floor_cpu)
+                figures["floor_cpu"].append(floor_cpu)
+                figures["app_cpu"].append(first_cpu)
     return {name: {k: statistics.median(v) for k, v in figures.items()} for name, figures in samples.items()}
 
 
 def report(figures: dict[str, dict[str, float]], runs: int, where: str) -> None:
     print(f"First request of a fresh process against the emulator ({where}), median of {runs} alternating pairs")
     print("  (ratio: wall time to the floor's; cpu: the same for CPU time, which a busy machine disturbs less)")
-    floors = [f["floor"] for f in figures.values()]
-    print(f"  {'floor (imports + GetItem + KMS Decrypt)':<57} {statistics.median(floors):7.1f} ms")
+    floor = statistics.median(f["floor"] for f in figures.values())
+    floor_cpu = statistics.median(f["floor_cpu"] for f in figures.values())
+    print(f"  {'floor (imports + GetItem + KMS Decrypt)':<57} {floor:7.1f} ms  cpu {floor_cpu:5.0f} ms")
     for name, f in figures.items():
         label, _make, goal = SERVICES[name]
         print(
-            f"  {name:<12} {label:<44} {f['app']:7.1f} ms  ratio {f['ratio']:4.2f}x  cpu {f['cpu']:4.2f}x"
+            f"  {name:<12} {label:<44} {f['app']:7.1f} ms  cpu {f['app_cpu']:5.0f} ms  ratio {f['ratio']:4.2f}x"
+            f"  cpu {f['cpu']:4.2f}x"
             f"  (goal <= {goal:.2f}x)"
         )
+
+
+IMPORTED = """
+import sys
+print(json.dumps(sorted({m.__file__ for m in list(sys.modules.values()) if getattr(m, "__file__", None)})))
+"""
+
+
+def record(tree: Path, path: Path) -> int:
+    """Write to ``path`` the Python modules of ``tree`` that the floor and each first request import; how many."""
+    found: set[str] = set()
+    with _local_aws() as env:
+        for name in [None, *SERVICES]:
+            code = FLOOR if name is None else APP
+            extra = {} if name is None else {"BENCH_EVENT": env[f"BENCH_EVENT_{name}"]}
+            command = [sys.executable, "-S", "-c", "import base64, json, os\n" + code + IMPORTED]
+            lambda_env = env | extra | {"PYTHONDONTWRITEBYTECODE": "1"}  # as in _sample
+            out = subprocess.run(command, cwd=tree, env=lambda_env, capture_output=True, text=True, check=True)
+            found.update(json.loads(out.stdout.strip().splitlines()[-1]))
+    root = tree.resolve()
+    inside = (Path(f).resolve() for f in found)
+    # A sourceless module is "x.pyc" where its source was "x.py"; extension modules compile nothing.
+    modules = sorted(
+        {
+            m.relative_to(root).as_posix().removesuffix("c")
+            for m in inside
+            if m.is_relative_to(root) and m.suffix in (".py", ".pyc")
+        }
+    )
+    header = (
+        "# The modules the first request of every service imports: the package ships their bytecode\n"
+        "# (infra/package_bytecode.py). Written by: make package, then\n"
+        f"# python -m bench.first_request --package build/dev/deployment.zip --record {path}\n"
+    )
+    path.write_text(header + "".join(f"{m}\n" for m in modules))
+    return len(modules)
 
 
 @contextmanager
@@ -176,7 +219,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--package", type=Path, help="run from this Lambda zip (unzipped, without site-packages)")
     parser.add_argument("--runs", type=int, default=RUNS)
+    parser.add_argument("--record", type=Path, help="with --package: write the modules the first requests import")
     args = parser.parse_args(argv)
+    if args.record is not None and args.package is not None:
+        with _unzipped(args.package) as tree:
+            print(f"{record(tree, args.record)} modules imported by the first requests: {args.record}")
+        return
     if args.package is None:
         report(measure(args.runs), args.runs, "working tree")
         return

@@ -60,12 +60,15 @@ mv "$FRAGMENT.tmp" "$FRAGMENT"
 
 rm -rf "$OUT"
 "$PACKAGER/bin/chalice" package --stage "$STAGE" --merge-template "$FRAGMENT" "$OUT"
-# Only what the runtime imports or reads: the botocore models of aws.SERVICES, no tests, CLIs or wheel RECORDs.
+# Only what the runtime imports or reads: the botocore models of aws.SERVICES, no tests, CLIs or wheel RECORDs,
+# extensions without their symbol tables (strip: binutils, or $STRIP).
 # Fails when the zip's top-level packages are not exactly infra/package_zip.py SHIPPED.
 "$PYTHON" -m infra.package_zip "$OUT/deployment.zip"
 "$PYTHON" -m infra.template --stage "$STAGE" --finish "$OUT"
-# BYTECODE=1: add the cold-start modules' bytecode, compiled by the runtime's Python (infra/package_bytecode.py).
-if [[ "${BYTECODE:-0}" == 1 ]]; then
+# The bytecode of the modules a cold start imports (infra/package_cold_start.txt), compiled by the runtime's
+# Python, which infra/package_bytecode.py checks (version and magic number); third-party modules ship it
+# instead of their sources. BYTECODE=0 leaves it out (a zip of sources only, every cold start compiles them).
+if [[ "${BYTECODE:-1}" != 0 ]]; then
     "$PACKAGER/bin/python" -m infra.package_bytecode "$OUT/deployment.zip"
 fi
 

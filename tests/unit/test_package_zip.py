@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ast
+import ctypes
 import gzip
 import importlib.metadata
 import json
 import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -221,23 +224,114 @@ def test_the_trimmed_endpoints_resolve_every_service_as_botocore_does(tmp_path: 
             assert resolved(slim, service, region) == resolved(full, service, region), (service, region)
 
 
+def test_bytecode_is_compiled_only_by_the_runtimes_python() -> None:
+    package_bytecode.check_interpreter((3, 13), package_bytecode.MAGIC)
+    with pytest.raises(SystemExit, match=r"Python 3\.13"):
+        package_bytecode.check_interpreter((3, 12), package_bytecode.MAGIC)
+    with pytest.raises(SystemExit, match=r"Python 3\.13"):
+        package_bytecode.check_interpreter((3, 13), (3550).to_bytes(2, "little") + b"\r\n")  # 3.12's pycs
+
+
+@pytest.mark.skipif(sys.version_info[:2] != package_bytecode.RUNTIME, reason="the runtime's Python")
+def test_the_runtimes_magic_number_is_the_one_bytecode_is_checked_against() -> None:
+    assert importlib.util.MAGIC_NUMBER == package_bytecode.MAGIC
+
+
+def test_a_sourceless_module_is_its_sources_top_level_entry() -> None:
+    assert package_zip.top_level("six.pyc") == "six.py"
+    assert package_zip.top_level("botocore/client.pyc") == "botocore"
+    names = [f"{top}/__init__.py" for top in package_zip.SHIPPED - {"six.py"}] + ["six.pyc"]
+    names += [f"botocore/data/{s}/2020-01-01/service-2.json.gz" for s in SERVICES]
+    assert package_zip.check(names) == []
+
+
+# A slimmed package: the app, its own package, a third-party package and a single-module distribution.
+FIXTURE = {
+    "app.py": "from chalicelib import answer\n",
+    "chalicelib/__init__.py": "",
+    "chalicelib/answer.py": (
+        "from vendored import core\ndef fail():\n    raise KeyError('no answer')\nVALUE = core.BASE + 1\n"
+    ),
+    "vendored/__init__.py": "",
+    "vendored/core.py": "BASE = 41\n",
+    "vendored/unused.py": "UNUSED = 1\n",
+    "single.py": "SINGLE = 1\n",
+}
+PROBE = """
+import json, traceback, app, single, vendored.core as core
+from chalicelib import answer
+try:
+    answer.fail()
+except KeyError:
+    trace = traceback.format_exc()
+print(answer.VALUE, type(core.__loader__).__name__, single.SINGLE, json.dumps(trace))
+"""
+
+
 @pytest.mark.skipif(sys.version_info[:2] != package_bytecode.RUNTIME, reason="compiled by the runtime's Python")
-def test_bytecode_of_the_cold_start_modules_is_loaded_without_checking_the_sources(tmp_path: Path) -> None:
+def test_a_slimmed_package_imports_its_cold_start_modules_from_bytecode(tmp_path: Path) -> None:
     path = tmp_path / "deployment.zip"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("chalicelib/__init__.py", "")
-        archive.writestr("chalicelib/answer.py", "VALUE = 42\n")
-        archive.writestr("dulwich/__init__.py", "")
-    assert package_bytecode.add_bytecode(path) == 2
+        for name, source in FIXTURE.items():
+            archive.writestr(name, source)
+    cold = set(FIXTURE) - {"vendored/unused.py"}
+    assert package_bytecode.compile_cold_start(path, cold) == (3, 3)
     tag = sys.implementation.cache_tag
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
-        pyc = archive.read(f"chalicelib/__pycache__/answer.{tag}.pyc")
+        pycs = [archive.read(n) for n in names if n.endswith(".pyc")]
         archive.extractall(tmp_path / "task")
-    assert not any(n.startswith("dulwich/__pycache__") for n in names)  # not a cold-start package
-    assert int.from_bytes(pyc[4:8], "little") == 0b01  # hash-based, unchecked
-    # Lambda's zip keeps no source timestamps: a pyc that is not checked is used whatever the source says.
-    (tmp_path / "task" / "chalicelib" / "answer.py").write_text("VALUE = 0\n")
-    probe = "import chalicelib.answer as a; print(a.VALUE)"
-    out = subprocess.run([sys.executable, "-S", "-c", probe], cwd=tmp_path / "task", capture_output=True, text=True)
-    assert out.stdout.strip() == "42", out.stderr
+    # The app's modules keep their sources beside their bytecode; a third-party module is replaced by its own.
+    assert names == {
+        *("app.py", f"__pycache__/app.{tag}.pyc"),
+        *("chalicelib/__init__.py", f"chalicelib/__pycache__/__init__.{tag}.pyc"),
+        *("chalicelib/answer.py", f"chalicelib/__pycache__/answer.{tag}.pyc"),
+        *("vendored/__init__.pyc", "vendored/core.pyc", "vendored/unused.py", "single.pyc"),
+    }
+    assert all(pyc[:4] == package_bytecode.MAGIC and int.from_bytes(pyc[4:8], "little") == 0b01 for pyc in pycs)
+    # An unchecked pyc is used whatever the source says (the zip keeps no source timestamps): line 4 differs.
+    task = tmp_path / "task"
+    (task / "chalicelib" / "answer.py").write_text(FIXTURE["chalicelib/answer.py"].replace("+ 1", "+ 0"))
+    files = sorted(task.rglob("*"))
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}  # as on Lambda: nothing is written
+    out = subprocess.run([sys.executable, "-S", "-c", PROBE], cwd=task, env=env, capture_output=True, text=True)
+    value, loader, single, trace = out.stdout.split(" ", 3)
+    assert (value, loader, single) == ("42", "SourcelessFileLoader", "1"), out.stderr
+    assert "raise KeyError('no answer')" in json.loads(trace), trace  # the app's traceback shows its source line
+    assert sorted(task.rglob("*")) == files
+
+
+def _shipped_module(path: Path) -> str | None:
+    """The zip path of a module file imported from this tree or the venv, if the package ships it."""
+    for base in (ROOT, *map(Path, {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")})):
+        if path.is_relative_to(base) and ".venv" not in path.relative_to(base).parts:
+            name = path.relative_to(base).as_posix()
+            return name if package_zip.top_level(name) in package_zip.SHIPPED and name.endswith(".py") else None
+    return None
+
+
+def test_the_cold_start_list_holds_what_importing_the_app_imports() -> None:
+    # The list is written from every service's first request; a module the app's import now needs is missing
+    # from it when the list is out of date (its bytecode would not ship).
+    probe = (
+        "import json, sys, app; print(json.dumps([getattr(m, '__file__', None) for m in list(sys.modules.values())]))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    imported = {_shipped_module(Path(f).resolve()) for f in json.loads(out.stdout.splitlines()[-1]) if f}
+    cold = package_bytecode.cold_start()
+    assert "app.py" in imported and "chalice/app.py" in imported
+    assert imported - {None} <= cold, (
+        "python -m bench.first_request --package ZIP --record infra/package_cold_start.txt"
+    )
+    assert all(name.endswith(".py") and package_zip.top_level(name) in package_zip.SHIPPED for name in cold)
+
+
+@pytest.mark.skipif(shutil.which("strip") is None, reason="no strip (binutils)")
+def test_a_stripped_extension_keeps_what_the_loader_links_by(tmp_path: Path) -> None:
+    import markupsafe._speedups
+
+    library = Path(markupsafe._speedups.__file__ or "").read_bytes()
+    stripped = package_zip.stripped(library)
+    assert len(stripped) < len(library)
+    (tmp_path / "stripped.so").write_bytes(stripped)
+    assert ctypes.CDLL(str(tmp_path / "stripped.so")).PyInit__speedups is not None
