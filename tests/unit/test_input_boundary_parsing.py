@@ -3,7 +3,7 @@
 ``chalicelib.http.parse_json`` reads every request body (and paging cursor); the services' own readers
 (``http.json_body``, the broker's ``schemas.json_body``, the entity store's ``jsontext.loads``) answer what it
 refuses as their malformed-JSON error. ``chalicelib.http.parse_id`` reads every id and integer of a path or
-query. The routes are exercised in ``tests/functional/cross_cutting/test_input_boundary.py``.
+query. The routes are exercised in ``tests/functional/cross_cutting/input_boundary/``.
 """
 
 from __future__ import annotations
