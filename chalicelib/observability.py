@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -95,20 +96,95 @@ def metrics_enabled() -> bool:
 
 
 def metric(name: str, value: float = 1, unit: str = "Count", stream: TextIO | None = None, **dimensions: str) -> None:
-    """Write one CloudWatch metric in EMF (one stdout line), with ``dimensions`` (Service by default)."""
-    if stream is None and not metrics_enabled():
+    """Write one CloudWatch metric in EMF (one stdout line), with ``dimensions`` (Service by default);
+    inside :func:`metrics_batch` (and with no ``stream``), add it to the batch's line instead."""
+    batch = _batch.get() if stream is None else None
+    if batch is None and stream is None and not metrics_enabled():
         return
     dimensions = {"Service": current("service") or "keyport", **dimensions}
-    document = {
+    if batch is not None:
+        batch.add(name, value, unit, dimensions)
+        return
+    _write(_document(dimensions, {name: (unit, value)}), stream)
+
+
+@contextmanager
+def metrics_batch(stream: TextIO | None = None) -> Iterator[None]:
+    """Gather the metrics written inside the block into one EMF line per set of dimensions, written when
+    the block ends (also on an error): counts summed, other units with every value (EMF takes up to 100
+    values a metric a line; more make more lines). A pool's tasks join the batch when submitted through
+    ``contextvars.copy_context().run``. Inside a batch, a nested one adds to the outer one."""
+    if _batch.get() is not None:
+        yield
+        return
+    batch = _Batch()
+    token = _batch.set(batch)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        if stream is not None or metrics_enabled():
+            for document in batch.documents():
+                _write(document, stream)
+
+
+#: EMF's bound on the values of one metric in one line.
+MAX_VALUES = 100
+
+Dimensions = tuple[tuple[str, str], ...]
+
+
+class _Batch:
+    """The metrics of one :func:`metrics_batch` block: by dimensions, by name, the unit and the values."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the block's pool threads add to it at once
+        self._groups: dict[Dimensions, dict[str, tuple[str, list[float]]]] = {}
+
+    def add(self, name: str, value: float, unit: str, dimensions: Mapping[str, str]) -> None:
+        with self._lock:
+            group = self._groups.setdefault(tuple(sorted(dimensions.items())), {})
+            _, values = group.setdefault(name, (unit, []))
+            if unit == "Count" and values:
+                values[0] += value
+            else:
+                values.append(value)
+
+    def documents(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            groups = {key: dict(group) for key, group in self._groups.items()}
+        for key, group in groups.items():
+            for start in range(0, max(len(values) for _, values in group.values()), MAX_VALUES):
+                metrics: dict[str, tuple[str, float | list[float]]] = {}
+                for name, (unit, values) in group.items():
+                    part = values[start : start + MAX_VALUES]
+                    if part:
+                        metrics[name] = (unit, part[0] if len(part) == 1 else part)
+                yield _document(dict(key), metrics)
+
+
+_batch: ContextVar[_Batch | None] = ContextVar("keyport_metrics_batch", default=None)
+
+
+def _document(dimensions: Mapping[str, str], metrics: Mapping[str, tuple[str, float | list[float]]]) -> dict[str, Any]:
+    """One EMF document: ``metrics`` (name: unit, value or values) under one set of ``dimensions``."""
+    return {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
             "CloudWatchMetrics": [
-                {"Namespace": NAMESPACE, "Dimensions": [sorted(dimensions)], "Metrics": [{"Name": name, "Unit": unit}]}
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [sorted(dimensions)],
+                    "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in metrics.items()],
+                }
             ],
         },
         **dimensions,
-        name: value,
+        **{name: value for name, (_, value) in metrics.items()},
     }
+
+
+def _write(document: dict[str, Any], stream: TextIO | None) -> None:
     out = stream or sys.stdout
     out.write(json.dumps(document, separators=(",", ":")) + "\n")
     out.flush()

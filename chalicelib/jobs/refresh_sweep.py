@@ -4,13 +4,15 @@ Each kind of credential (Pizzly authentications, broker connections) keeps a spa
 "refresh due" index; :func:`run` queries the shards it is given for what is due up to ``now + window``
 (so its cost follows the number due, never the table), refreshes concurrently through the one refresh
 function, and stops taking new work before its deadline, leaving the rest to the next run. The
-refreshes' activity-log entries are written together (25 a call) as they accumulate and when the run ends.
+refreshes' activity-log entries are written together (25 a call) as they accumulate and when the run ends,
+and their metrics as one EMF line (counts summed) when it ends.
 :mod:`chalicelib.jobs.refresh_fanout` hands the shards to parallel worker invocations
 (:mod:`chalicelib.jobs.refresh_worker`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -71,6 +73,7 @@ def sources() -> list[Source]:
     return services.refresh_sources()
 
 
+@observability.metrics_batch()
 def run(
     remaining_ms: Callable[[], int],
     *,
@@ -81,7 +84,7 @@ def run(
     shards: Mapping[str, Sequence[int]] | None = None,
 ) -> Report:
     """Refresh what is due (in ``shards``, by source name: None for all); ``remaining_ms`` tells how long
-    the invocation may still run."""
+    the invocation may still run. Its metrics (every refresh's and the sweep's) make one EMF line."""
     now = now_ms if now_ms is not None else int(time.time() * 1000)
     report = Report()
     oldest: int | None = None  # the earliest expiry among what was due
@@ -106,7 +109,8 @@ def run(
                     _tally(done, report)
                 # "Due" means: still expiring no later than when it was selected.
                 buffer = max(expires_at - now, 0) + 1
-                pending.add(pool.submit(_refresh_one, store, key, buffer))
+                # In a copy of this context, so that the refresh's metrics join the sweep's batch.
+                pending.add(pool.submit(contextvars.copy_context().run, _refresh_one, store, key, buffer))
             report.by_source[source.name] = count
         done, _ = wait(pending)
         _tally(done, report)

@@ -117,3 +117,82 @@ def test_every_request_writes_one_access_line_with_its_route_service_and_outcome
     ]
     assert all(isinstance(x["duration_ms"], float) for x in lines)
     assert TEST_SECRET_KEY not in caplog.text and auth not in caplog.text
+
+
+def emf_documents(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_a_metrics_batch_writes_one_line_per_dimensions_with_counts_summed_and_other_values_kept() -> None:
+    out = io.StringIO()
+    with observability.metrics_batch(stream=out):
+        for _ in range(3):
+            observability.metric("RefreshSucceeded")
+        observability.metric("RefreshFailed", 2)
+        observability.metric("SweepOverdue", 40, "Milliseconds")
+        observability.metric("SweepOverdue", 15, "Milliseconds")
+        observability.metric("ProxyCall", Outcome="2xx")
+        assert out.getvalue() == ""  # nothing before the block ends
+    first, second = emf_documents(out.getvalue())
+    assert first["_aws"]["CloudWatchMetrics"] == [
+        {
+            "Namespace": "Keyport",
+            "Dimensions": [["Service"]],
+            "Metrics": [
+                {"Name": "RefreshSucceeded", "Unit": "Count"},
+                {"Name": "RefreshFailed", "Unit": "Count"},
+                {"Name": "SweepOverdue", "Unit": "Milliseconds"},
+            ],
+        }
+    ]
+    assert (first["Service"], first["RefreshSucceeded"], first["RefreshFailed"], first["SweepOverdue"]) == (
+        "keyport",
+        3,
+        2,
+        [40, 15],
+    )
+    assert second["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Outcome", "Service"]]
+    assert (second["Outcome"], second["ProxyCall"]) == ("2xx", 1)
+
+
+def test_a_metrics_batch_is_written_when_its_block_fails_and_joined_by_tasks_run_in_a_copy_of_its_context() -> None:
+    import contextvars
+    from concurrent.futures import ThreadPoolExecutor
+
+    out = io.StringIO()
+    with pytest.raises(RuntimeError), observability.metrics_batch(stream=out):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for _ in range(10):
+                pool.submit(contextvars.copy_context().run, observability.metric, "RefreshSucceeded")
+        with observability.metrics_batch(stream=out):  # nested: adds to the outer batch
+            observability.metric("RefreshSucceeded")
+        raise RuntimeError("the sweep failed")
+    [document] = emf_documents(out.getvalue())
+    assert document["RefreshSucceeded"] == 11
+
+
+def test_a_metrics_batch_keeps_to_emfs_100_values_a_line() -> None:
+    out = io.StringIO()
+    with observability.metrics_batch(stream=out):
+        for value in range(150):
+            observability.metric("SweepOverdue", value, "Milliseconds")
+        observability.metric("SweepSelected", 7)
+    first, second = emf_documents(out.getvalue())
+    assert (first["SweepOverdue"], first["SweepSelected"]) == (list(range(100)), 7)
+    assert second["SweepOverdue"] == list(range(100, 150)) and "SweepSelected" not in second
+
+
+def test_a_metrics_batch_writes_nothing_where_metrics_are_off(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
+    monkeypatch.setenv("METRICS", "off")
+    with observability.metrics_batch():
+        observability.metric("RefreshSucceeded")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setenv("METRICS", "emf")
+    with observability.metrics_batch():
+        observability.metric("RefreshSucceeded")
+        observability.metric("RefreshSucceeded")
+    [document] = emf_documents(capsys.readouterr().out)
+    assert document["RefreshSucceeded"] == 2

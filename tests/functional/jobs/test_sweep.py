@@ -250,3 +250,48 @@ def test_client_credentials_authentications_are_renewed_with_their_grant(client:
     assert after["payload"]["accessToken"] != before["payload"]["accessToken"]
     assert after["payload"]["expiresIn"] == REFRESHED_LIFETIME
     assert sweep().selected == 0
+
+
+def emf_lines(captured: str) -> list[dict[str, Any]]:
+    """The EMF documents written to stdout."""
+    return [json.loads(line) for line in captured.splitlines() if line.startswith('{"_aws"')]
+
+
+def test_a_sweep_writes_its_metrics_as_one_emf_line_and_a_request_path_refresh_its_own(
+    client: Any,
+    provider: OAuth2Provider,
+    acme: Callable[[int], str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("METRICS", "emf")
+    due = [acme(DUE_LIFETIME) for _ in range(4)]
+    provider.fail_next_token_requests(1, status=500)
+    capsys.readouterr()
+
+    report = sweep()
+
+    assert (report.selected, report.refreshed, report.failed) == (4, 3, 1)
+    [line] = emf_lines(capsys.readouterr().out)
+    [directive] = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "Keyport" and directive["Dimensions"] == [["Service"]]
+    units = {metric["Name"]: metric["Unit"] for metric in directive["Metrics"]}
+    assert units == {
+        "RefreshSucceeded": "Count",
+        "RefreshFailed": "Count",
+        "SweepOverdue": "Milliseconds",
+        "SweepSelected": "Count",
+        "SweepLeft": "Count",
+    }
+    assert (line["RefreshSucceeded"], line["RefreshFailed"], line["SweepSelected"], line["SweepLeft"]) == (3, 1, 4, 0)
+    assert line["SweepOverdue"] == 0 and line["Service"] == "keyport"
+
+    # Outside a sweep, a refresh writes its own line at once.
+    monkeypatch.setenv("REFRESH_COALESCE_SECONDS", "0")
+    pin_settings()
+    refreshed = next(auth_id for auth_id in due if stored(client, auth_id)["refresh"]["attempts"] == 0)
+    status, _ = api(client, "POST", f"/api/acme/authentications/{refreshed}/refresh")
+    assert status == 200
+    [own] = emf_lines(capsys.readouterr().out)
+    assert [metric["Name"] for metric in own["_aws"]["CloudWatchMetrics"][0]["Metrics"]] == ["RefreshSucceeded"]
+    assert own["RefreshSucceeded"] == 1
