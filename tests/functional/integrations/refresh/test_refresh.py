@@ -1,80 +1,21 @@
-"""Refreshing an OAuth 2 authentication against a real local token endpoint (tests/support/oauth_server.py)."""
+"""Refreshing an OAuth 2 authentication against a real local token endpoint (tests/support/oauth_server.py):
+what a refresh sends and stores, refusals and failures, and the metric each outcome writes. Concurrent and
+coalesced refreshes are in test_refresh_concurrency.py; the fixtures are in this folder's conftest.py."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import pytest
 
 from tests.support.kms import kms_unreachable
-from tests.support.moto_stack import atomic_requests
 from tests.support.oauth_server import OAuthServer, Recorded
-from tests.support.pizzly import PizzlyApi, custom_integration, raw_item, stored_authentication
-
-CLIENT_ID = "local-client-id-0123"
-CLIENT_SECRET = "local-client-secret-abcdef"
-PAYLOAD = {"accessToken": "access-0", "refreshToken": "refresh-0", "expiresIn": 3600}
-BASE = "/api/local-provider/authentications"
-
-
-@pytest.fixture(scope="module")
-def running_server() -> Iterator[OAuthServer]:
-    server = OAuthServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def server(running_server: OAuthServer) -> OAuthServer:
-    running_server.reset()
-    running_server.rotate = False
-    running_server.expires_in = 3600
-    return running_server
-
-
-@contextmanager
-def coalescing_window(seconds: str) -> Iterator[None]:
-    """REFRESH_COALESCE_SECONDS set to ``seconds`` inside the block (settings read outside any request)."""
-    from chalicelib.settings import clear_settings, get_settings
-
-    before = os.environ.get("REFRESH_COALESCE_SECONDS")
-    os.environ["REFRESH_COALESCE_SECONDS"] = seconds
-    clear_settings()
-    get_settings()
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("REFRESH_COALESCE_SECONDS", None)
-        else:
-            os.environ["REFRESH_COALESCE_SECONDS"] = before
-        clear_settings()
-        get_settings()
-
-
-@pytest.fixture
-def no_coalescing() -> Iterator[None]:
-    """Every forced refresh calls the provider (a window of 0 s)."""
-    with coalescing_window("0"):
-        yield
-
-
-def connect(api: PizzlyApi, token_url: str, payload: dict[str, Any] | None = None, **auth: Any) -> tuple[str, str]:
-    """Register the local provider (``auth`` merged into its definition), a configuration and an authentication."""
-    put = api.put("/api/local-provider", custom_integration(token_url, **auth))
-    assert put.status in (200, 201), put.body
-    setup_id = api.configuration("local-provider", client_id=CLIENT_ID, secret=CLIENT_SECRET)["id"]
-    auth_id = api.authentication("local-provider", setup_id, payload or PAYLOAD)["id"]
-    return setup_id, auth_id
+from tests.support.pizzly import PizzlyApi, raw_item, stored_authentication
+from tests.support.refresh_calls import BASE, CLIENT_ID, CLIENT_SECRET, connect
 
 
 def refresh_sent(api: PizzlyApi, server: OAuthServer, **auth: Any) -> Recorded:
@@ -402,127 +343,6 @@ def test_a_refresh_that_cannot_store_the_new_tokens_is_503_and_leaves_no_lease_b
     assert api.get(f"{BASE}/{auth_id}").body["payload"] == before
     item = stored_authentication(auth_id)
     assert item.lease_id is None and item.lease_until is None
-
-
-def race(auth_id: str, calls: list[Callable[[], Any]], timeout: float) -> tuple[list[Any], list[BaseException]]:
-    """Run the calls at once, one thread each, moto serving one request at a time; their results and exceptions."""
-    start = threading.Barrier(len(calls))
-    results: list[Any] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-
-    def run(call: Callable[[], Any]) -> None:
-        stored_authentication(auth_id)  # this thread's PynamoDB session is made before the race starts
-        start.wait()
-        try:
-            result = call()
-        except BaseException as e:  # reported by the test, with the thread's exception
-            with lock:
-                failures.append(e)
-            return
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    with atomic_requests():
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=timeout)
-    return results, failures
-
-
-# --- concurrency ---------------------------------------------------------------------------------------
-
-
-def test_concurrent_refreshes_cause_exactly_one_provider_call(api: PizzlyApi, server: OAuthServer) -> None:
-    from chalicelib.integrations.refresh_store import AuthenticationStore
-    from chalicelib.oauth.refresh import Held, refresh
-
-    _, auth_id = connect(api, server.token_url)
-    seen = int(stored_authentication(auth_id).updated_at)
-    server.rotate = True
-    server.delay_ms = 300
-
-    def call() -> Held:
-        return refresh(AuthenticationStore(), auth_id, force=True, seen_updated_at=seen)
-
-    results, failures = race(auth_id, [call] * 5, timeout=20)
-
-    assert failures == []
-    assert len(results) == 5
-    assert server.calls() == 1
-    assert sum(1 for held in results if held.refreshed) == 1
-    assert {held.secret["accessToken"] for held in results} == {"access-1"}
-    assert {held.secret["refreshToken"] for held in results} == {"refresh-1"}
-    item = stored_authentication(auth_id)
-    assert item.lease_id is None
-    server.delay_ms = 0
-    assert api.get(f"{BASE}/{auth_id}").body["payload"]["accessToken"] == "access-1"
-
-
-# --- coalescing forced refreshes ------------------------------------------------------------------------
-
-
-def test_forced_refreshes_in_a_loop_within_the_window_make_one_provider_call(
-    api: PizzlyApi, server: OAuthServer
-) -> None:
-    _, auth_id = connect(api, server.token_url)
-    server.rotate = True
-
-    answers = [api.post(f"{BASE}/{auth_id}/refresh") for _ in range(20)]
-
-    assert server.calls() == 1
-    assert {a.status for a in answers} == {200}
-    assert {a.body["authentication"]["payload"]["accessToken"] for a in answers} == {"access-1"}
-    assert {a.body["authentication"]["payload"]["refreshToken"] for a in answers} == {"refresh-1"}
-    assert api.get(f"{BASE}/{auth_id}").body == answers[-1].body["authentication"]
-    item = stored_authentication(auth_id)
-    assert item.lease_id is None and item.lease_until is None
-
-
-def test_twenty_concurrent_forced_refreshes_make_one_provider_call(api: PizzlyApi, server: OAuthServer) -> None:
-    """Each caller reads the authentication when it arrives, as the refresh endpoint does, then forces a refresh."""
-    from chalicelib.integrations import service
-
-    _, auth_id = connect(api, server.token_url)
-    server.rotate = True
-    server.delay_ms = 200
-
-    def call(index: int) -> str:
-        time.sleep(0.02 * index)  # arrivals spread over 0.4 s: before, during and after the provider call
-        return str(service.refresh_authentication("local-provider", auth_id)["payload"]["accessToken"])
-
-    tokens, failures = race(auth_id, [partial(call, i) for i in range(20)], timeout=30)
-
-    assert failures == []
-    assert tokens == ["access-1"] * 20
-    assert server.calls() == 1
-
-
-def test_a_forced_refresh_after_the_window_calls_the_provider_again(api: PizzlyApi, server: OAuthServer) -> None:
-    with coalescing_window("1"):
-        _, auth_id = connect(api, server.token_url)
-        first = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
-        within = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
-        time.sleep(1.1)
-        after = api.post(f"{BASE}/{auth_id}/refresh").body["authentication"]["payload"]
-
-    assert (first["accessToken"], within["accessToken"], after["accessToken"]) == ("access-1", "access-1", "access-2")
-    assert server.calls() == 2
-
-
-def test_tokens_replaced_after_a_refresh_are_refreshed_at_once_when_forced(api: PizzlyApi, server: OAuthServer) -> None:
-    """The window covers tokens a refresh stored, not tokens an operator put there afterwards."""
-    _, auth_id = connect(api, server.token_url)
-    assert api.post(f"{BASE}/{auth_id}/refresh").status == 200
-    replaced = {"accessToken": "access-x", "refreshToken": "refresh-x", "expiresIn": 3600}
-    assert api.put(f"{BASE}/{auth_id}", {"payload": replaced}).status == 200
-
-    answer = api.post(f"{BASE}/{auth_id}/refresh")
-
-    assert answer.body["authentication"]["payload"]["accessToken"] == "access-2"
-    assert [r.body["refresh_token"] for r in server.requests] == ["refresh-0", "refresh-x"]
 
 
 # --- metrics (CloudWatch EMF lines on stdout) ----------------------------------------------------------------
