@@ -28,7 +28,8 @@ Endpoints:
   ``CodeChallenge`` extension: the code verifier is checked at the token endpoint.
 - ``POST /token``: ``authorization_code``, ``refresh_token`` and ``client_credentials`` grants; client
   authentication by ``client_secret_post`` or ``client_secret_basic`` (as the client was registered);
-  form or JSON bodies. Each request is appended to ``token_requests`` (a :class:`TokenRequest`).
+  form or JSON bodies (the rules are in tests/support/oauth2_token_rules.py). Each request is appended to
+  ``token_requests`` (a :class:`TokenRequest`).
 - ``ANY /api/<path>``: resources. A valid bearer access token is required (401 otherwise). Each call is
   appended to ``api_requests`` (an :class:`ApiRequest`). ``/api/binary`` answers :data:`BINARY_BODY`
   as ``application/octet-stream``; ``/api/status/<n>`` answers status ``n``; every other path echoes
@@ -45,7 +46,6 @@ the token endpoint sleeps before answering), :meth:`~OAuth2Provider.expire_acces
 from __future__ import annotations
 
 import base64
-import hmac
 import json
 import os
 import secrets
@@ -54,17 +54,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
-from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
-from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
-from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from flask import Flask, Response, request
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
 from tests.support.local_wsgi import ServedLocally
+from tests.support.oauth2_token_rules import (
+    PKCE,
+    USER_ID,
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationCodeGrant,
+    BearerValidator,
+    ClientCredentialsGrant,
+    ProviderServer,
+    RefreshToken,
+    RefreshTokenGrant,
+    RegisteredClient,
+)
 
 # The server runs on plain http://127.0.0.1; authlib refuses non-TLS requests unless told otherwise.
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
@@ -73,7 +81,6 @@ os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
 BINARY_BODY = bytes(range(256))[::-1] + b"\x00\xff\xfe\x80keyport"
 
 _METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
-_USER_ID = "user-1"
 
 
 @dataclass
@@ -101,217 +108,6 @@ class ApiRequest:
     authorized: bool = False
 
 
-@dataclass
-class _Client(ClientMixin):
-    client_id: str
-    client_secret: str
-    redirect_uris: list[str]
-    token_endpoint_auth_method: str
-    require_pkce: bool
-    scope: str
-    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token", "client_credentials")
-
-    def get_client_id(self) -> str:
-        return self.client_id
-
-    def get_default_redirect_uri(self) -> str | None:
-        return self.redirect_uris[0] if self.redirect_uris else None
-
-    def get_allowed_scope(self, scope: str | None) -> str | None:
-        allowed = scope_to_list(self.scope) or []
-        if not scope:
-            return list_to_scope(allowed)
-        asked = scope_to_list(scope) or []
-        if any(s not in allowed for s in asked):
-            return None
-        return list_to_scope(asked)
-
-    def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris
-
-    def check_client_secret(self, client_secret: str) -> bool:
-        return hmac.compare_digest(client_secret.encode(), self.client_secret.encode())
-
-    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "token":
-            return method == self.token_endpoint_auth_method
-        return True
-
-    def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
-
-    def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.grant_types
-
-
-@dataclass
-class _AuthorizationCode:
-    code: str
-    client_id: str
-    redirect_uri: str | None
-    scope: str
-    code_challenge: str | None
-    code_challenge_method: str | None
-    expires_at: float
-
-    def get_redirect_uri(self) -> str | None:
-        return self.redirect_uri
-
-    def get_scope(self) -> str:
-        return self.scope
-
-
-@dataclass
-class _AccessToken:
-    access_token: str
-    client_id: str
-    scope: str
-    expires_at: float | None
-    revoked: bool = False
-
-    def check_client(self, client: _Client) -> bool:
-        return client.client_id == self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def get_expires_in(self) -> int:
-        return 0 if self.expires_at is None else max(int(self.expires_at - time.time()), 0)
-
-    def is_expired(self) -> bool:
-        return self.expires_at is not None and self.expires_at <= time.time()
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-
-@dataclass
-class _RefreshToken:
-    refresh_token: str
-    client_id: str
-    scope: str
-    revoked: bool = False
-
-    def check_client(self, client: _Client) -> bool:
-        return client.client_id == self.client_id
-
-    def get_scope(self) -> str:
-        return self.scope
-
-    def is_revoked(self) -> bool:
-        return self.revoked
-
-
-class _JsonAwareRequest(FlaskOAuth2Request):
-    """Token requests in JSON (Keyport's ``bodyFormat: json``) read like form ones."""
-
-    def __init__(self, flask_request: Any) -> None:
-        super().__init__(flask_request)
-        self._json_form: MultiDict[str, str] | None = None
-        if flask_request.is_json:
-            data = flask_request.get_json(silent=True) or {}
-            self._json_form = MultiDict({str(k): str(v) for k, v in data.items()})
-            self.payload = _CombinedPayload(flask_request, self._json_form)
-
-    @property
-    def form(self) -> Any:
-        return self._json_form if self._json_form is not None else self._request.form
-
-
-class _CombinedPayload(FlaskOAuth2Payload):
-    def __init__(self, flask_request: Any, json_form: MultiDict[str, str]) -> None:
-        super().__init__(flask_request)
-        self._combined = CombinedMultiDict([flask_request.args, json_form])
-
-    @property
-    def data(self) -> Any:
-        return self._combined
-
-
-class _Server(AuthorizationServer):
-    provider: OAuth2Provider
-
-    def create_oauth2_request(self, request: Any) -> FlaskOAuth2Request:
-        from flask import request as flask_request
-
-        return _JsonAwareRequest(flask_request)
-
-
-class _PKCE(CodeChallenge):
-    """S256 only; a client registered with ``require_pkce`` must send a challenge."""
-
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
-
-    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
-        data = grant.request.payload.data
-        if grant.request.client.require_pkce and not data.get("code_challenge"):
-            raise InvalidRequestError("PKCE is required: 'code_challenge' is missing.")
-        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
-            raise InvalidRequestError("Only the S256 code challenge method is supported.")
-        super().validate_code_challenge(grant, redirect_uri)
-
-
-class _AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    server: _Server
-
-    def save_authorization_code(self, code: str, oauth_request: Any) -> None:
-        data = oauth_request.payload.data
-        item = _AuthorizationCode(
-            code=code,
-            client_id=oauth_request.client.client_id,
-            redirect_uri=oauth_request.payload.redirect_uri,
-            scope=oauth_request.scope or "",
-            code_challenge=data.get("code_challenge"),
-            code_challenge_method=data.get("code_challenge_method"),
-            expires_at=time.time() + 300,
-        )
-        self.server.provider._save_code(item)
-
-    def query_authorization_code(self, code: str, client: _Client) -> _AuthorizationCode | None:
-        return self.server.provider._find_code(code, client)
-
-    def delete_authorization_code(self, authorization_code: _AuthorizationCode) -> None:
-        self.server.provider._delete_code(authorization_code)
-
-    def authenticate_user(self, authorization_code: _AuthorizationCode) -> str:
-        return _USER_ID
-
-
-class _RefreshTokenGrant(grants.RefreshTokenGrant):
-    server: _Server
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-    def authenticate_refresh_token(self, refresh_token: str) -> _RefreshToken | None:
-        return self.server.provider._find_refresh(refresh_token)
-
-    def authenticate_user(self, refresh_token: _RefreshToken) -> str:
-        return _USER_ID
-
-    def issue_token(self, user: Any, refresh_token: _RefreshToken) -> dict[str, Any]:
-        scope = self.request.payload.scope or refresh_token.get_scope()
-        token: dict[str, Any] = self.generate_token(
-            user=user, scope=scope, include_refresh_token=self.server.provider.rotate_refresh_tokens
-        )
-        return token
-
-    def revoke_old_credential(self, refresh_token: _RefreshToken) -> None:
-        if self.server.provider.rotate_refresh_tokens:
-            refresh_token.revoked = True
-
-
-class _ClientCredentialsGrant(grants.ClientCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
-
-
-class _BearerValidator(BearerTokenValidator):
-    def __init__(self, provider: OAuth2Provider) -> None:
-        super().__init__()
-        self.provider = provider
-
-    def authenticate_token(self, token_string: str) -> _AccessToken | None:
-        return self.provider._find_access(token_string)
-
-
 class OAuth2Provider(ServedLocally):
     """An OAuth 2 authorization server and bearer-protected API on 127.0.0.1 (see the module docstring)."""
 
@@ -325,10 +121,10 @@ class OAuth2Provider(ServedLocally):
         self.api_requests: list[ApiRequest] = []
         self.authorization_requests: list[dict[str, str]] = []
         self._lock = threading.RLock()
-        self._clients: dict[str, _Client] = {}
-        self._codes: dict[str, _AuthorizationCode] = {}
-        self._access: dict[str, _AccessToken] = {}
-        self._refresh: dict[str, _RefreshToken] = {}
+        self._clients: dict[str, RegisteredClient] = {}
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._access: dict[str, AccessToken] = {}
+        self._refresh: dict[str, RefreshToken] = {}
         self._deny_next = False
         self._failures: list[tuple[int, dict[str, Any] | None]] = []
         self.app = self._make_app()
@@ -349,7 +145,7 @@ class OAuth2Provider(ServedLocally):
         if token_endpoint_auth_method not in ("client_secret_post", "client_secret_basic"):
             raise ValueError("token_endpoint_auth_method must be client_secret_post or client_secret_basic")
         with self._lock:
-            self._clients[client_id] = _Client(
+            self._clients[client_id] = RegisteredClient(
                 client_id, client_secret, list(redirect_uris), token_endpoint_auth_method, require_pkce, scope
             )
 
@@ -403,7 +199,7 @@ class OAuth2Provider(ServedLocally):
 
     # --- storage (called by the grants) ------------------------------------------------------------
 
-    def _query_client(self, client_id: str) -> _Client | None:
+    def _query_client(self, client_id: str) -> RegisteredClient | None:
         with self._lock:
             return self._clients.get(client_id)
 
@@ -413,31 +209,31 @@ class OAuth2Provider(ServedLocally):
         with self._lock:
             expires_in = token.get("expires_in")
             expires_at = time.time() + expires_in if expires_in else None
-            self._access[token["access_token"]] = _AccessToken(token["access_token"], client_id, scope, expires_at)
+            self._access[token["access_token"]] = AccessToken(token["access_token"], client_id, scope, expires_at)
             if token.get("refresh_token"):
-                self._refresh[token["refresh_token"]] = _RefreshToken(token["refresh_token"], client_id, scope)
+                self._refresh[token["refresh_token"]] = RefreshToken(token["refresh_token"], client_id, scope)
 
-    def _save_code(self, item: _AuthorizationCode) -> None:
+    def _save_code(self, item: AuthorizationCode) -> None:
         with self._lock:
             self._codes[item.code] = item
 
-    def _find_code(self, code: str, client: _Client) -> _AuthorizationCode | None:
+    def _find_code(self, code: str, client: RegisteredClient) -> AuthorizationCode | None:
         with self._lock:
             item = self._codes.get(code)
         if item is None or item.client_id != client.client_id or item.expires_at < time.time():
             return None
         return item
 
-    def _delete_code(self, item: _AuthorizationCode) -> None:
+    def _delete_code(self, item: AuthorizationCode) -> None:
         with self._lock:
             self._codes.pop(item.code, None)
 
-    def _find_refresh(self, refresh_token: str) -> _RefreshToken | None:
+    def _find_refresh(self, refresh_token: str) -> RefreshToken | None:
         with self._lock:
             item = self._refresh.get(refresh_token)
         return item if item is not None and not item.revoked else None
 
-    def _find_access(self, access_token: str) -> _AccessToken | None:
+    def _find_access(self, access_token: str) -> AccessToken | None:
         with self._lock:
             return self._access.get(access_token)
 
@@ -445,7 +241,7 @@ class OAuth2Provider(ServedLocally):
 
     def _make_app(self) -> Flask:
         app = Flask(f"oauth2-provider-{id(self)}")
-        server = _Server()
+        server = ProviderServer()
         server.provider = self
         server.init_app(app, query_client=self._query_client, save_token=self._save_token)
         server.register_token_generator(
@@ -456,11 +252,11 @@ class OAuth2Provider(ServedLocally):
                 expires_generator=lambda client, grant_type: self.access_token_lifetime,
             ),
         )
-        server.register_grant(_AuthorizationCodeGrant, [_PKCE(required=True)])
-        server.register_grant(_RefreshTokenGrant)
-        server.register_grant(_ClientCredentialsGrant)
+        server.register_grant(AuthorizationCodeGrant, [PKCE(required=True)])
+        server.register_grant(RefreshTokenGrant)
+        server.register_grant(ClientCredentialsGrant)
         protector = ResourceProtector()
-        protector.register_token_validator(_BearerValidator(self))
+        protector.register_token_validator(BearerValidator(self))
 
         @app.get("/authorize")
         def authorize() -> Any:
@@ -468,10 +264,10 @@ class OAuth2Provider(ServedLocally):
                 self.authorization_requests.append(request.args.to_dict())
                 deny, self._deny_next = self._deny_next, False
             try:
-                grant = server.get_consent_grant(end_user=_USER_ID)
+                grant = server.get_consent_grant(end_user=USER_ID)
             except OAuth2Error as error:
                 return server.handle_error_response(None, error)
-            return server.create_authorization_response(grant_user=None if deny else _USER_ID, grant=grant)
+            return server.create_authorization_response(grant_user=None if deny else USER_ID, grant=grant)
 
         @app.post("/token")
         def token() -> Any:
@@ -484,7 +280,7 @@ class OAuth2Provider(ServedLocally):
 
         return app
 
-    def _token(self, server: _Server) -> Response:
+    def _token(self, server: ProviderServer) -> Response:
         body_format = "json" if request.is_json else "form"
         raw_form = (request.get_json(silent=True) or {}) if request.is_json else request.form.to_dict()
         record = TokenRequest(
