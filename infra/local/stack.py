@@ -22,6 +22,7 @@ from typing import Any
 
 from infra.local.cdn import BucketSite
 from infra.local.emulator import Emulator
+from infra.local.function_limits import read_config
 from infra.local.gateway import LocalGateway
 from infra.local.workers import WorkerPool, default_pool_size
 
@@ -137,7 +138,8 @@ async def serve(port: int, host: str) -> None:
         site.s3 = aws.client("s3")
         if spawning is not None:
             await spawning
-        gateway = LocalGateway(app, host=host, port=port, workers=pool)
+        # Each function gets the timeout and memory .chalice/config.json gives it on AWS.
+        gateway = LocalGateway(app, host=host, port=port, workers=pool, chalice_config=read_config())
         await gateway.start()
         stack.workers = size
         stop = asyncio.Event()

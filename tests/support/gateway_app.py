@@ -161,7 +161,11 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 
 @app.lambda_function(name="worker")
 def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    rec.add("worker", {"event": event, "function_name": context.function_name})
+    remaining_ms, memory = context.get_remaining_time_in_millis(), context.memory_limit_in_mb
+    rec.add(
+        "worker",
+        {"event": event, "function_name": context.function_name, "remaining_ms": remaining_ms, "memory": memory},
+    )
     return {"ok": True, "echo": event}
 
 

@@ -15,7 +15,7 @@ import secrets
 import string
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,13 @@ from aiohttp import web
 from chalice.app import Chalice
 from multidict import CIMultiDict
 
+from infra.local.function_limits import (
+    API_HANDLER,
+    WEBSOCKET_FUNCTIONS,
+    WEBSOCKET_MESSAGE_FUNCTION,
+    FunctionLimits,
+    limits,
+)
 from infra.local.lambda_context import DEFAULT_ACCOUNT_ID, FakeLambdaContext
 from infra.local.workers import InvocationError, WorkerPool, resolve_handler, serialise_result
 
@@ -99,9 +106,10 @@ class GatewayCore:
         host: str = "127.0.0.1",
         port: int = 8000,
         lambda_stage: str = "dev",
-        function_timeout: float = 60.0,
+        function_timeout: float | None = None,
         integration_timeout: float = 29.0,
-        memory_limit_in_mb: int = 128,
+        memory_limit_in_mb: int | None = None,
+        chalice_config: Mapping[str, Any] | None = None,
         run_schedules: bool = True,
         configure_websocket: bool = True,
         account_id: str = DEFAULT_ACCOUNT_ID,
@@ -114,9 +122,12 @@ class GatewayCore:
         self.port = port
         #: The Chalice stage used in Lambda function names ("<app>-<lambda_stage>-<name>").
         self.lambda_stage = lambda_stage
+        #: Every function's timeout and memory, when given; else each function's from ``chalice_config``
+        #: (``.chalice/config.json`` for ``lambda_stage``), else Chalice's defaults (60 s, 128 MB).
         self.function_timeout = function_timeout
-        self.integration_timeout = integration_timeout
         self.memory_limit_in_mb = memory_limit_in_mb
+        self.chalice_config: Mapping[str, Any] = chalice_config or {}
+        self.integration_timeout = integration_timeout
         self.run_schedules = run_schedules
         #: Point app.websocket_api at this gateway in start() unless the app already set an endpoint.
         self.configure_websocket = configure_websocket
@@ -164,17 +175,36 @@ class GatewayCore:
 
     # ---- calling the app ---------------------------------------------------------------------------
 
+    def function_limits(self, name: str | None = None) -> FunctionLimits:
+        """The timeout and memory of the function the gateway calls as ``name`` (None or "": the REST API's)."""
+        declared = limits(self.chalice_config, self.lambda_stage, self._deployed_name(name))
+        return FunctionLimits(
+            self.function_timeout if self.function_timeout is not None else declared.timeout,
+            self.memory_limit_in_mb if self.memory_limit_in_mb is not None else declared.memory_mb,
+        )
+
+    def _deployed_name(self, name: str | None) -> str:
+        """The name Chalice deploys the function under (its key in ``lambda_functions``)."""
+        if not name:
+            return API_HANDLER
+        for route_key, config in self.app.websocket_handlers.items():
+            if config.name == name:
+                return WEBSOCKET_FUNCTIONS.get(route_key, WEBSOCKET_MESSAGE_FUNCTION)
+        return name
+
     def _context(self, name: str | None = None) -> FakeLambdaContext:
         function_name = f"{self.app.app_name}-{self.lambda_stage}" + (f"-{name}" if name else "")
+        chosen = self.function_limits(name)
         return FakeLambdaContext(
             function_name,
-            timeout=self.function_timeout,
-            memory_limit_in_mb=self.memory_limit_in_mb,
+            timeout=chosen.timeout,
+            memory_limit_in_mb=chosen.memory_mb,
             account_id=self.account_id,
         )
 
     def _call_locked(self, handler: Handler, event: Any, context: Any) -> str:
-        if not self._lock.acquire(timeout=self.function_timeout):
+        # Waiting for the app lock counts against the function's timeout, as its context says.
+        if not self._lock.acquire(timeout=context.get_remaining_time_in_millis() / 1000):
             raise LockTimeout("the app lock was held for longer than the function timeout")
         try:
             return serialise_result(handler(event, context))
