@@ -209,10 +209,18 @@ def record(tree: Path, path: Path) -> int:
 
 @contextmanager
 def _unzipped(package: Path) -> Iterator[Path]:
+    """The package unzipped, its folders read-only while in use (as Lambda's code directory is)."""
     with tempfile.TemporaryDirectory(prefix="keyport-package-") as directory:
         with zipfile.ZipFile(package) as archive:
             archive.extractall(directory)
-        yield Path(directory)
+        folders = [Path(directory), *(p for p in Path(directory).rglob("*") if p.is_dir())]
+        for folder in folders:
+            folder.chmod(0o555)
+        try:
+            yield Path(directory)
+        finally:
+            for folder in folders:
+                folder.chmod(0o755)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -96,4 +96,4 @@ if [[ "${CHECKOV:-1}" != 0 ]]; then
 fi
 
 echo "packaged $STAGE in $(($(date +%s) - started)) s: $OUT/sam.json, $OUT/deployment.zip" \
-    "($(du -h "$OUT/deployment.zip" | cut -f1))" >&2
+    "($(wc -c <"$OUT/deployment.zip" | awk '{ printf "%.1f MB", $1 / 1e6 }'))" >&2

@@ -31,7 +31,7 @@ import zipfile
 from collections.abc import Collection
 from pathlib import Path
 
-from infra.package_zip import top_level
+from infra.package_zip import check, top_level
 
 __all__ = ["COLD_START_LIST", "MAGIC", "OWN", "RUNTIME", "check_interpreter", "cold_start", "compile_cold_start"]
 
@@ -137,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{sourceless} sourceless), {before / 1e6:.2f} -> {args.zip.stat().st_size / 1e6:.2f} MB zipped",
         file=sys.stderr,
     )
-    return 0
+    with zipfile.ZipFile(args.zip) as archive:
+        problems = check(archive.namelist())  # a sourceless module still counts as its package
+    for problem in problems:
+        print(f"infra/package_bytecode.py: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
