@@ -14,11 +14,16 @@ and names other tables by overriding ``integrations_models`` (``connect_flow_mod
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET
 from tests.support.moto_stack import Models, empty_tables, integration_models, reread_settings
 from tests.support.moto_stack import integrations_aws as _integrations_aws
+
+if TYPE_CHECKING:
+    from tests.support.oauth2_provider import OAuth2Provider
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +44,15 @@ def integrations_env(integrations_aws: None, integrations_models: Models) -> Non
     """The module's moto, its tables emptied and the settings re-read, for each test."""
     empty_tables(integrations_models)
     reread_settings()
+
+
+@pytest.fixture
+def provider() -> Iterator[OAuth2Provider]:
+    """A real OAuth 2 provider on a loopback port with Keyport's client (tests/support/connect_flow.py)
+    registered, for the proxy's and the sweep's tests; a module that needs another provider overrides it."""
+    # Imported here, not above: importing the stand-in allows authlib's plain-HTTP transport for the process.
+    from tests.support.oauth2_provider import OAuth2Provider
+
+    with OAuth2Provider() as running:
+        running.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
+        yield running

@@ -1,13 +1,13 @@
-"""Fixtures of the refresh sweep's tests: one moto per module, a real OAuth 2 provider, the 'acme' integration."""
+"""Fixtures of the refresh sweep's tests: one moto per module, the 'acme' integration on the real OAuth 2
+provider of tests/functional/conftest.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET
 from tests.support.moto_stack import Models, sweep_models
 from tests.support.oauth2_provider import OAuth2Provider
 from tests.support.sweep_stack import register_acme
@@ -22,13 +22,6 @@ def integrations_models() -> Models:
 @pytest.fixture
 def aws_env(integrations_env: None) -> None:
     """Overrides the root fixture (which the root ``client`` fixture uses): the module's AWS, emptied."""
-
-
-@pytest.fixture
-def provider() -> Iterator[OAuth2Provider]:
-    with OAuth2Provider() as running:
-        running.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
-        yield running
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
-"""Fixtures of the proxy tests: the module's moto with the connect flow's tables, a real OAuth 2 provider
-on a loopback port with Keyport's client, and two integrations connected on it."""
+"""Fixtures of the proxy tests: the module's moto with the connect flow's tables, and two integrations
+connected on the real OAuth 2 provider of tests/functional/conftest.py (Keyport's client registered)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.connect_flow import CALLBACK, CLIENT_ID, CLIENT_SECRET, connect, register
+from tests.support.connect_flow import connect, register
 from tests.support.moto_stack import Models, connect_flow_models
 from tests.support.oauth2_provider import OAuth2Provider
 from tests.support.proxy_calls import OAUTH2_CREDENTIALS
@@ -18,13 +17,6 @@ from tests.support.proxy_calls import OAUTH2_CREDENTIALS
 def integrations_models() -> Models:
     """The REST API's tables and the connect flow's OAuth states."""
     return connect_flow_models
-
-
-@pytest.fixture
-def provider() -> Iterator[OAuth2Provider]:
-    with OAuth2Provider() as running:
-        running.add_client(CLIENT_ID, CLIENT_SECRET, [CALLBACK])
-        yield running
 
 
 @pytest.fixture
