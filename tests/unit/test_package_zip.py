@@ -335,3 +335,14 @@ def test_a_stripped_extension_keeps_what_the_loader_links_by(tmp_path: Path) -> 
     assert len(stripped) < len(library)
     (tmp_path / "stripped.so").write_bytes(stripped)
     assert ctypes.CDLL(str(tmp_path / "stripped.so")).PyInit__speedups is not None
+
+
+@pytest.mark.skipif(sys.version_info[:2] != package_bytecode.RUNTIME, reason="compiled by the runtime's Python")
+def test_a_cold_start_list_naming_a_module_the_zip_lacks_fails_the_build(tmp_path: Path) -> None:
+    path = tmp_path / "deployment.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("app.py", "")
+    with pytest.raises(SystemExit, match=r"has no botocore/gone\.py: the list .* is out of date"):
+        package_bytecode.compile_cold_start(path, {"app.py", "botocore/gone.py"})
+    with zipfile.ZipFile(path) as archive:
+        assert archive.namelist() == ["app.py"]  # left as it was
