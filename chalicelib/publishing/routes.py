@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from chalice.app import CloudWatchEvent, Rate, Response
@@ -19,9 +19,11 @@ from chalicelib.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 from chalicelib.http import empty_response, int_query, is_json_type, json_object, json_response, query, query_pairs
 from chalicelib.http import raw_body as read_body
 from chalicelib.operators import require_secret_key
-from chalicelib.publishing.fields import Listing, Paging
 from chalicelib.services import blueprint
 from chalicelib.settings import get_settings
+
+if TYPE_CHECKING:
+    from chalicelib.publishing.fields import Listing, Paging
 
 bp = blueprint(__name__)
 
@@ -104,6 +106,8 @@ def _paging() -> Paging:
     request = bp.current_request
     page = int_query(request, "page", 1, minimum=1, maximum=1_000_000)
     per_page = int_query(request, "per_page", PER_PAGE_DEFAULT, minimum=1, maximum=PER_PAGE_MAX)
+    from chalicelib.publishing.fields import Paging  # on a list's first call: the app's cold start skips it
+
     return Paging(page, per_page)
 
 
