@@ -1,13 +1,24 @@
-"""The repo tags API's contracts (giistr's): its bodies and answers as models, and one operation per route."""
+"""The repo tags API's contracts (giistr's): its bodies and answers as models, and one operation per route.
+
+The request models are the bodies' rules: each field's rule gives the documented message of the first
+thing wrong with it, and trims as the service always has (Python's ``str.strip``, not pydantic's, which
+keeps U+001C-U+001F). :func:`read` answers the first rule a body breaks as 400 with that message.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, Field
+from chalice.app import Request
+from pydantic import BaseModel, Field, PlainValidator, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
-from chalicelib.contracts import Operation, Response, Security, parameter
+from chalicelib.contracts import Operation, Response, Security, parameter, validated
+from chalicelib.errors import BadRequest
+from chalicelib.http import json_object
 
 TAG = {
     "name": "repotags",
@@ -17,8 +28,71 @@ TOKEN: Security = [{"githubToken": []}]
 TOKEN_OR_SECRET: Security = [{"githubToken": []}, {"secretKey": []}]
 
 Seconds = Annotated[int, Field(description="Unix time, seconds")]
-IdInput = Annotated[uuid.UUID, Field(description="The id of one of your objects")]
 _GITHUB_REPO_ID = "GitHub's repository id; stored and returned as a string (1-100 printable characters)"
+NAME_MAX = 100
+GITHUB_REPO_ID_MAX = 100
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_Body = TypeVar("_Body", bound="RequestBody")
+
+
+def _tag_name(value: Any) -> str:
+    """A tag name: a string, trimmed and NFC-normalised, 1-100 characters, no control character or line break."""
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_tag_name", "'name' is required and must be a string.")
+    name = unicodedata.normalize("NFC", value.strip())
+    if not name:
+        raise PydanticCustomError("invalid_tag_name", "'name' must not be empty.")
+    if len(name) > NAME_MAX:
+        raise PydanticCustomError("invalid_tag_name", f"'name' must be at most {NAME_MAX} characters long.")
+    if any(unicodedata.category(c) in _FORBIDDEN_CATEGORIES for c in name):
+        raise PydanticCustomError("invalid_tag_name", "'name' must not contain control characters or line breaks.")
+    return name
+
+
+def _github_repo_id(value: Any) -> str:
+    """GitHub's repository id: a positive integer, or a trimmed string of 1-100 printable ASCII characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return str(value)
+    if not isinstance(value, str):
+        raise PydanticCustomError("invalid_github_repo_id", "'github_repo_id' is required and must be a string.")
+    value = value.strip()
+    if not value:
+        raise PydanticCustomError("invalid_github_repo_id", "'github_repo_id' must not be empty.")
+    if len(value) > GITHUB_REPO_ID_MAX or not all("!" <= c <= "~" for c in value):
+        message = f"'github_repo_id' must be at most {GITHUB_REPO_ID_MAX} printable ASCII characters, without spaces."
+        raise PydanticCustomError("invalid_github_repo_id", message)
+    return value
+
+
+def _body_id(value: Any) -> str:
+    """The id of the object to change: any non-empty string (one that names none of yours answers 404)."""
+    if not isinstance(value, str) or not value:
+        raise PydanticCustomError("invalid_id", "'id' is required and must be a string.")
+    return value
+
+
+def _unless_null(rule: Callable[[Any], str]) -> Callable[[Any], str | None]:
+    """``rule`` for a field that may be left out or null (the value then stays as it is)."""
+    return lambda value: None if value is None else rule(value)
+
+
+class RequestBody(BaseModel):
+    """A body whose fields are each checked by one rule, in order; a field left out is checked as null."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_as_null(cls, data: Any) -> Any:
+        return {**dict.fromkeys(cls.model_fields), **data} if isinstance(data, dict) else data
+
+
+def read(model: type[_Body], request: Request) -> _Body:
+    """The request's JSON object as ``model``; 400 with the message of the first rule it breaks."""
+    return validated(model, json_object(request), _refusal)
+
+
+def _refusal(error: ValidationError) -> BadRequest:
+    first = error.errors(include_url=False)[0]  # each rule raises a PydanticCustomError: code and message
+    return BadRequest(first["msg"], code=first["type"])
 
 
 class RepoTagsError(BaseModel):
@@ -39,16 +113,27 @@ class RepoTagsTag(BaseModel):
     created_at: Seconds
     updated_at: Seconds
     user_id: uuid.UUID
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX)]
 
 
-class RepoTagsTagInput(BaseModel):
-    name: Annotated[str, Field(description="Trimmed; 1-100 characters; unique per user")]
+# Each rule is the field's whole validation; json_schema_input_type keeps what the document says the field takes.
+TagName = Annotated[str, PlainValidator(_tag_name, json_schema_input_type=str)]
+GithubRepoId = Annotated[str, PlainValidator(_github_repo_id, json_schema_input_type=str | int)]
+BodyId = Annotated[str, PlainValidator(_body_id, json_schema_input_type=uuid.UUID)]
+IdInput = Annotated[BodyId, Field(description="The id of one of your objects")]
 
 
-class RepoTagsTagUpdate(BaseModel):
+class RepoTagsTagInput(RequestBody):
+    name: Annotated[TagName, Field(description="Trimmed; 1-100 characters; unique per user")]
+
+
+class RepoTagsTagUpdate(RequestBody):
     id: IdInput
-    name: Annotated[str | None, Field(description="New name, if any")] = None
+    name: Annotated[
+        str | None,
+        PlainValidator(_unless_null(_tag_name), json_schema_input_type=str | None),
+        Field(description="New name, if any"),
+    ] = None
 
 
 class RepoTagsRepo(BaseModel):
@@ -59,13 +144,17 @@ class RepoTagsRepo(BaseModel):
     github_repo_id: str
 
 
-class RepoTagsRepoInput(BaseModel):
-    github_repo_id: Annotated[str | int, Field(description=_GITHUB_REPO_ID)]
+class RepoTagsRepoInput(RequestBody):
+    github_repo_id: Annotated[GithubRepoId, Field(description=_GITHUB_REPO_ID)]
 
 
-class RepoTagsRepoUpdate(BaseModel):
+class RepoTagsRepoUpdate(RequestBody):
     id: IdInput
-    github_repo_id: Annotated[str | int | None, Field(description=_GITHUB_REPO_ID)] = None
+    github_repo_id: Annotated[
+        str | None,
+        PlainValidator(_unless_null(_github_repo_id), json_schema_input_type=str | int | None),
+        Field(description=_GITHUB_REPO_ID),
+    ] = None
 
 
 class RepoTagsAssoc(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Response
 
 from chalicelib.errors import BadRequest
-from chalicelib.http import json_object, json_response
+from chalicelib.http import json_response
 from chalicelib.operators import require_secret_key
 from chalicelib.services import blueprint
 
@@ -101,14 +101,20 @@ def list_tags() -> Response:
 
 @bp.route("/api/v1/tag", methods=["POST"])
 def create_tag() -> Response:
+    from chalicelib.repotags.contracts import RepoTagsTagInput, read  # pydantic: body routes only (cold start)
+
     service, user_id = _user()
-    return json_response(service.create_tag(user_id, json_object(bp.current_request)))
+    body = read(RepoTagsTagInput, bp.current_request)
+    return json_response(service.create_tag(user_id, body.name))
 
 
 @bp.route("/api/v1/tag", methods=["PUT"])
 def update_tag() -> Response:
+    from chalicelib.repotags.contracts import RepoTagsTagUpdate, read  # pydantic: body routes only (cold start)
+
     service, user_id = _user()
-    return json_response(service.update_tag(user_id, json_object(bp.current_request)))
+    body = read(RepoTagsTagUpdate, bp.current_request)
+    return json_response(service.update_tag(user_id, body.id, body.name))
 
 
 @bp.route("/api/v1/tag/{tag_id}", methods=["DELETE"])
@@ -134,14 +140,20 @@ def list_repos() -> Response:
 
 @bp.route("/api/v1/repo", methods=["POST"])
 def create_repo() -> Response:
+    from chalicelib.repotags.contracts import RepoTagsRepoInput, read  # pydantic: body routes only (cold start)
+
     service, user_id = _user()
-    return json_response(service.create_repo(user_id, json_object(bp.current_request)))
+    body = read(RepoTagsRepoInput, bp.current_request)
+    return json_response(service.create_repo(user_id, body.github_repo_id))
 
 
 @bp.route("/api/v1/repo", methods=["PUT"])
 def update_repo() -> Response:
+    from chalicelib.repotags.contracts import RepoTagsRepoUpdate, read  # pydantic: body routes only (cold start)
+
     service, user_id = _user()
-    return json_response(service.update_repo(user_id, json_object(bp.current_request)))
+    body = read(RepoTagsRepoUpdate, bp.current_request)
+    return json_response(service.update_repo(user_id, body.id, body.github_repo_id))
 
 
 @bp.route("/api/v1/repo/{repo_id}", methods=["DELETE"])

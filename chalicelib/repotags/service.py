@@ -7,9 +7,7 @@ missing one (404), on every route. Lists are complete and ordered by ``created_a
 from __future__ import annotations
 
 import time
-import unicodedata
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -24,28 +22,13 @@ from chalicelib.settings import get_settings
 TOKEN_PURPOSE = "repotags/github-token"
 TOKEN_HASH_PURPOSE = "github-token"
 TOKEN_MAX = 255
-NAME_MAX = 100
-GITHUB_REPO_ID_MAX = 100
 _ATTEMPTS = 4
 _SHOWN_ID_MAX = 64
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 class InvalidGithubToken(BadRequest):
     code = "invalid_github_token"
     default_message = "X-Github-Token must be a GitHub token: 1 to 255 printable ASCII characters, no spaces."
-
-
-class InvalidTagName(BadRequest):
-    code = "invalid_tag_name"
-
-
-class InvalidGithubRepoId(BadRequest):
-    code = "invalid_github_repo_id"
-
-
-class InvalidId(BadRequest):
-    code = "invalid_id"
 
 
 @dataclass(frozen=True)
@@ -193,49 +176,14 @@ def list_users(caller: Caller) -> list[dict[str, Any]]:
 # --- tags and repos ------------------------------------------------------------------------------
 
 
-def _tag_name(body: dict[str, Any]) -> str:
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise InvalidTagName("'name' is required and must be a string.")
-    name = unicodedata.normalize("NFC", name.strip())
-    if not name:
-        raise InvalidTagName("'name' must not be empty.")
-    if len(name) > NAME_MAX:
-        raise InvalidTagName(f"'name' must be at most {NAME_MAX} characters long.")
-    if any(unicodedata.category(c) in _FORBIDDEN_CATEGORIES for c in name):
-        raise InvalidTagName("'name' must not contain control characters or line breaks.")
-    return name
-
-
-def _github_repo_id(body: dict[str, Any]) -> str:
-    value = body.get("github_repo_id")
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return str(value)
-    if not isinstance(value, str):
-        raise InvalidGithubRepoId("'github_repo_id' is required and must be a string.")
-    value = value.strip()
-    if not value:
-        raise InvalidGithubRepoId("'github_repo_id' must not be empty.")
-    if len(value) > GITHUB_REPO_ID_MAX or not all("!" <= c <= "~" for c in value):
-        raise InvalidGithubRepoId(
-            f"'github_repo_id' must be at most {GITHUB_REPO_ID_MAX} printable ASCII characters, without spaces."
-        )
-    return value
-
-
-def _body_id(body: dict[str, Any]) -> str:
-    value = body.get("id")
-    if not isinstance(value, str) or not value:
-        raise InvalidId("'id' is required and must be a string.")
-    return value
-
-
 @dataclass(frozen=True)
 class _Kind(Generic[_Item]):
-    """The rules tags and repos share: owned by one user, one value (name, GitHub repo id) unique per user."""
+    """The rules tags and repos share: owned by one user, one value (name, GitHub repo id) unique per user.
+
+    Values arrive checked: the request models (``contracts.py``) trim them and refuse invalid ones.
+    """
 
     store: repository.Owned[_Item]
-    parse: Callable[[dict[str, Any]], str]
     unknown: type[NotFound]
 
     def view(self, item: _Item) -> dict[str, Any]:
@@ -263,18 +211,16 @@ class _Kind(Generic[_Item]):
         """GET /api/v1/tags, GET /api/v1/repos: every one of the user's."""
         return [self.view(item) for item in _ordered(self.store.of_user(user_id))]
 
-    def create(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def create(self, user_id: str, value: str) -> dict[str, Any]:
         """POST /api/v1/tag, POST /api/v1/repo: one per value and user (tag names regardless of case)."""
         now = _now()
-        fields: dict[str, Any] = {self.store.field: self.parse(body)}
+        fields: dict[str, Any] = {self.store.field: value}
         item = self.store.model(str(uuid.uuid4()), user_id=user_id, created_at=now, updated_at=now, **fields)
         self.store.create(item)
         return self.view(item)
 
-    def update(self, user_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update(self, user_id: str, item_id: str, value: str | None) -> dict[str, Any]:
         """PUT /api/v1/tag, PUT /api/v1/repo: change the value; without one the item is returned unchanged."""
-        item_id = _body_id(body)
-        value = self.parse(body) if body.get(self.store.field) is not None else None
         for _ in range(_ATTEMPTS):
             item = self.owned(user_id, item_id)
             if value is None or value == self.store.value(item):
@@ -306,8 +252,8 @@ class _Kind(Generic[_Item]):
         return [other.view(x) for x in _ordered(x for x in found if x.user_id == user_id)]
 
 
-TAGS = _Kind(repository.TAGS, _tag_name, UnknownTag)
-REPOS = _Kind(repository.REPOS, _github_repo_id, UnknownRepo)
+TAGS = _Kind(repository.TAGS, UnknownTag)
+REPOS = _Kind(repository.REPOS, UnknownRepo)
 
 # The routes' entry points, one rule for both kinds.
 tag_view, get_tag, list_tags, create_tag = TAGS.view, TAGS.get, TAGS.of_user, TAGS.create

@@ -15,6 +15,7 @@ import pytest
 from chalicelib.crypto import keyed_hash
 from chalicelib.errors import KeyportError
 from chalicelib.repotags import service
+from chalicelib.repotags.contracts import RepoTagsTagInput
 from chalicelib.repotags.models import Token, User
 from tests.support.github_server import GithubStandIn
 from tests.support.repotags_api import (
@@ -38,6 +39,11 @@ def atomic_requests(repotags_module: None) -> Iterator[None]:
 def user_id(github: GithubStandIn) -> str:
     github.accept(TOKEN, 5)
     return service.authenticate(TOKEN)
+
+
+def _read_name(name: str) -> str:
+    """A tag name as POST /api/v1/tag reads it from the body (trimmed)."""
+    return RepoTagsTagInput.model_validate({"name": name}).name
 
 
 def _race(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[KeyportError]]:
@@ -69,7 +75,7 @@ def _race(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[KeyportError]
 
 def test_concurrent_creates_of_one_tag_name_make_one_tag(user_id: str) -> None:
     names = ["rust", "Rust", " rust", "RUST"] * (THREADS // 4)
-    results, errors = _race([lambda name=name: service.create_tag(user_id, {"name": name}) for name in names])
+    results, errors = _race([lambda name=name: service.create_tag(user_id, _read_name(name)) for name in names])
 
     assert len(results) == 1
     assert {(e.status, e.message) for e in errors} <= {
@@ -83,10 +89,8 @@ def test_concurrent_creates_of_one_tag_name_make_one_tag(user_id: str) -> None:
 
 
 def test_concurrent_renames_to_one_name_leave_one_tag_with_it(user_id: str) -> None:
-    tags = [service.create_tag(user_id, {"name": f"tag {i}"}) for i in range(THREADS)]
-    results, errors = _race(
-        [lambda tag=tag: service.update_tag(user_id, {"id": tag["id"], "name": "go"}) for tag in tags]
-    )
+    tags = [service.create_tag(user_id, f"tag {i}") for i in range(THREADS)]
+    results, errors = _race([lambda tag=tag: service.update_tag(user_id, tag["id"], "go") for tag in tags])
 
     assert len(results) == 1 and {e.status for e in errors} == {400}
     names = sorted(t["name"] for t in service.list_tags(user_id))
@@ -96,7 +100,7 @@ def test_concurrent_renames_to_one_name_leave_one_tag_with_it(user_id: str) -> N
 
 
 def test_concurrent_creates_of_one_repo_make_one_repo(user_id: str) -> None:
-    results, errors = _race([lambda: service.create_repo(user_id, {"github_repo_id": "1296269"})] * THREADS)
+    results, errors = _race([lambda: service.create_repo(user_id, "1296269")] * THREADS)
 
     assert len(results) == 1
     assert {(e.status, e.message) for e in errors} == {(400, "You already have a repo with github_repo_id '1296269'.")}
@@ -104,8 +108,8 @@ def test_concurrent_creates_of_one_repo_make_one_repo(user_id: str) -> None:
 
 
 def test_concurrent_associations_of_one_pair_make_one(user_id: str) -> None:
-    tag = service.create_tag(user_id, {"name": "rust"})
-    repo = service.create_repo(user_id, {"github_repo_id": "1"})
+    tag = service.create_tag(user_id, "rust")
+    repo = service.create_repo(user_id, "1")
 
     results, errors = _race([lambda: service.associate(user_id, tag["id"], repo["id"])] * THREADS)
 
@@ -143,8 +147,8 @@ def test_concurrent_new_tokens_of_one_github_account_leave_one_user_and_one_toke
 
 def test_a_tag_deleted_while_being_associated_leaves_no_association(user_id: str) -> None:
     for i in range(3):
-        tag = service.create_tag(user_id, {"name": f"short-lived {i}"})
-        repos = [service.create_repo(user_id, {"github_repo_id": f"{i}-{n}"}) for n in range(THREADS - 1)]
+        tag = service.create_tag(user_id, f"short-lived {i}")
+        repos = [service.create_repo(user_id, f"{i}-{n}") for n in range(THREADS - 1)]
         tag_id = str(tag["id"])
         calls: list[Callable[[], Any]] = [lambda tag_id=tag_id: service.delete_tag(user_id, tag_id)]
         calls += [lambda r=r, tag_id=tag_id: service.associate(user_id, tag_id, r["id"]) for r in repos]

@@ -293,3 +293,52 @@ def test_a_wrong_method_answers_405_in_the_giistr_body(api: RepoTagsApi, user_id
     answer = api.call("PATCH", "/api/v1/tag", token=TOKEN, body={"name": "x"})
     assert answer.status == 405
     assert answer.body["status"] == "405 Method Not Allowed"
+
+
+# --- body rules: trimming, exact messages, order ----------------------------------------------------
+
+
+def test_names_and_github_repo_ids_are_trimmed_as_python_strips_and_names_nfc_normalised(
+    api: RepoTagsApi, user_id: str
+) -> None:
+    assert api.ok("POST", "/api/v1/tag", TOKEN, {"name": "\x1c\u3000cafe\u0301\x1f"})["name"] == "caf\u00e9"
+    assert api.ok("POST", "/api/v1/repo", TOKEN, {"github_repo_id": "\x1d42\x1e "})["github_repo_id"] == "42"
+    answer = api.call("POST", "/api/v1/tag", token=TOKEN, body={"name": "\x1c\x1d\x1e\x1f"})
+    assert answer.body == {"status": "400 Bad Request", "message": "'name' must not be empty."}
+
+
+_REPO_ID_FORM = "'github_repo_id' must be at most 100 printable ASCII characters, without spaces."
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "message"),
+    [
+        ("POST", {"github_repo_id": True}, "'github_repo_id' is required and must be a string."),
+        ("POST", {"github_repo_id": " "}, "'github_repo_id' must not be empty."),
+        ("POST", {"github_repo_id": "1 2"}, _REPO_ID_FORM),
+        ("POST", {"github_repo_id": "1" * 101}, _REPO_ID_FORM),
+        ("PUT", {"github_repo_id": "1"}, "'id' is required and must be a string."),
+        ("PUT", {"id": "", "github_repo_id": ""}, "'id' is required and must be a string."),
+        ("PUT", {"id": str(uuid.uuid4()), "github_repo_id": 0}, "'github_repo_id' is required and must be a string."),
+    ],
+)
+def test_a_repo_body_breaking_a_rule_is_400_with_its_message(
+    api: RepoTagsApi, user_id: str, method: str, body: dict[str, Any], message: str
+) -> None:
+    answer = api.call(method, "/api/v1/repo", token=TOKEN, body=body)
+    assert (answer.status, answer.body) == (400, {"status": "400 Bad Request", "message": message})
+    assert count("repos") == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"id": 12, "name": ""}, "'id' is required and must be a string."),
+        ({"id": str(uuid.uuid4()), "name": "a\u2028b"}, "'name' must not contain control characters or line breaks."),
+    ],
+)
+def test_a_tag_update_checks_the_id_then_the_name_before_looking_the_tag_up(
+    api: RepoTagsApi, user_id: str, body: dict[str, Any], message: str
+) -> None:
+    answer = api.call("PUT", "/api/v1/tag", token=TOKEN, body=body)
+    assert (answer.status, answer.body) == (400, {"status": "400 Bad Request", "message": message})
