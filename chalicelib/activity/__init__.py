@@ -117,7 +117,8 @@ class Batch:
     rest by :meth:`flush`, or when the ``with`` block ends. Safe across threads (a sweep's refreshes).
 
     A failed write is logged and its events dropped, as :func:`record` does; only the items DynamoDB
-    leaves unprocessed are sent again (by PynamoDB, in the same flush).
+    leaves unprocessed are sent again (by PynamoDB, in the same flush). Events not yet written are
+    kept in memory only: a process that dies before the flush (a Lambda killed at its timeout) loses them.
     """
 
     SIZE = 25  # the most items one BatchWriteItem call takes
