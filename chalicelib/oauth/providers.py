@@ -38,21 +38,27 @@ class Client:
 class SweepCache:
     """Answers of the lookup kept for the life of this object (one sweep), safe across its threads.
 
-    A missing answer is loaded under a lock, so concurrent refreshes of one sweep read a configuration
-    once. Only a sweep makes one: a request reads what is stored now.
+    A missing answer is loaded under a lock of its own key, so concurrent refreshes of one sweep read a
+    configuration once, while a slow read (a throttled table) holds up neither the answers already cached
+    nor the reads of other keys. Only a sweep makes one: a request reads what is stored now.
     """
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        self._loading: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()  # guards _loading only
 
     def get(self, kind: str, key: str, load: Callable[[], _T]) -> _T:
         """The cached answer to ``(kind, key)``, loaded with ``load`` the first time."""
-        with self._lock:
-            if (kind, key) not in self._values:
-                self._values[(kind, key)] = load()
-            value: _T = self._values[(kind, key)]
-            return value
+        entry = (kind, key)
+        if entry not in self._values:
+            with self._lock:
+                loading = self._loading.setdefault(entry, threading.Lock())
+            with loading:
+                if entry not in self._values:
+                    self._values[entry] = load()
+        value: _T = self._values[entry]
+        return value
 
 
 def _cached(cache: SweepCache | None, kind: str, key: str, load: Callable[[], _T]) -> _T:
