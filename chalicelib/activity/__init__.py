@@ -9,6 +9,7 @@ services, which write it, and the dashboard, which reads it.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
@@ -62,6 +63,7 @@ class Event:
     actor: str
     subject: str
     detail: str | None
+    key: str = ""  # its sort key in the table: where a page that ends with it continues
 
     @property
     def label(self) -> str:
@@ -172,14 +174,28 @@ def _write(events: list[ActivityEvent]) -> None:
         log.warning("%d activity events were not recorded", len(events), exc_info=True)
 
 
-def recent(limit: int, before: int | None, now: int) -> tuple[list[Event], int | None]:
-    """Up to ``limit`` events older than ``before`` (ms), newest first; and where the next page starts."""
+_CURSOR = re.compile(r"([0-9]{1,13})(?:-([0-9a-f]{8}))?")
+
+
+def cursor(text: str | None) -> str | None:
+    """The sort key a page starts below, from the query's cursor: milliseconds, or the last shown event's
+    key written ``ms-suffix`` (URL-safe); None if the text is not a cursor."""
+    found = _CURSOR.fullmatch(text) if text else None
+    if found is None:
+        return None
+    ms, suffix = found.groups()
+    return f"{int(ms):013d}" + (f"#{suffix}" if suffix else "")
+
+
+def recent(limit: int, before: str | None, now: int) -> tuple[list[Event], str | None]:
+    """Up to ``limit`` events below the sort key ``before`` (see :func:`cursor`), newest first; and the next
+    page's cursor: the last shown event's key, so events of the same millisecond are not skipped."""
     from chalicelib.activity.models import ActivityEvent
     from chalicelib.dynamo import translated
 
     events: list[Event] = []
-    start = before if before is not None else now + 1
-    day = datetime.fromtimestamp(start / 1000, tz=UTC).date()
+    start = before if before is not None else f"{now + 1:013d}"
+    day = datetime.fromtimestamp(int(start[:13]) / 1000, tz=UTC).date()
     oldest = datetime.fromtimestamp(now / 1000, tz=UTC).date() - timedelta(days=KEEP_DAYS)
     for _ in range(DAYS_LISTED):
         if day < oldest or len(events) > limit:
@@ -187,7 +203,7 @@ def recent(limit: int, before: int | None, now: int) -> tuple[list[Event], int |
         with translated():
             items = ActivityEvent.query(
                 day.isoformat(),
-                ActivityEvent.sk < f"{start:013d}",
+                ActivityEvent.sk < start,
                 scan_index_forward=False,
                 limit=limit + 1 - len(events),
                 page_size=limit + 1 - len(events),
@@ -195,11 +211,11 @@ def recent(limit: int, before: int | None, now: int) -> tuple[list[Event], int |
             events.extend(_event(item) for item in items)
         day -= timedelta(days=1)
     if len(events) > limit:
-        return events[:limit], events[limit - 1].at
+        return events[:limit], events[limit - 1].key.replace("#", "-")
     # Fewer than a page in the days read: the next page starts where they end, until the log's start.
     day_start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000) + 86400_000
-    return events, day_start if day >= oldest else None
+    return events, f"{day_start:013d}" if day >= oldest else None
 
 
 def _event(item: Any) -> Event:
-    return Event(int(item.at), item.kind, item.actor, item.subject, item.detail)
+    return Event(int(item.at), item.kind, item.actor, item.subject, item.detail, item.sk)

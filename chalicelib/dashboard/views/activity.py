@@ -8,12 +8,10 @@ from chalice.app import Response
 
 from chalicelib import activity
 from chalicelib.dashboard.context import Ctx
-from chalicelib.http import parse_id
 
 
 def activity_page(ctx: Ctx) -> Response:
-    before_text = ctx.query("before")
-    before = parse_id(before_text)  # ASCII digits only, bounded
+    before = activity.cursor(ctx.query("before"))  # ASCII digits and an optional "#" and 8 hex digits
     events, next_before = activity.recent(50, before, ctx.now)
     return ctx.show(
         "activity.html",

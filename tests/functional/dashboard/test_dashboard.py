@@ -267,3 +267,32 @@ def test_a_deletion_asks_first_then_deletes_logs_it_and_goes_back(client: Client
     assert "Configuration deleted" in log and f"github/{setup_id}" in log
     unknown = client.http.get("/dashboard/integrations/github/configurations/nope/delete", headers=headers(cookie))
     assert unknown.status_code == 404
+
+
+def test_older_events_pages_show_every_event_of_a_busy_millisecond_once(client: Client) -> None:
+    from chalicelib import activity
+    from chalicelib.http import now_ms
+
+    at = now_ms() - 60_000
+    subjects = [f"auth-{n:03d}" for n in range(120)]  # more than two pages, all in one millisecond
+    for subject in subjects:
+        activity.record("authentication.refreshed", "sweep", subject, at=at)
+    cookie, _ = sign_in(client)
+    seen: list[str] = []
+    path: str | None = "/dashboard/activity"
+    pages = 0
+    while path and pages < 5:
+        page = client.http.get(path, headers=headers(cookie))
+        assert page.status_code == 200, text(page)
+        seen += re.findall(r">(auth-\d{3})<", text(page))
+        found = re.search(r'href="(/dashboard/activity\?before=[^"]+)"', text(page))
+        path = found.group(1) if found else None
+        pages += 1
+    assert sorted(seen) == subjects and pages >= 3
+
+
+def test_a_cursor_that_is_not_one_reads_the_first_page(client: Client) -> None:
+    cookie, _ = sign_in(client)
+    for before in ("abc", "1" * 14, "1-XYZ", "-0badcafe"):
+        page = client.http.get(f"/dashboard/activity?before={before}", headers=headers(cookie))
+        assert page.status_code == 200 and "Signed in" in text(page)
