@@ -14,9 +14,6 @@ HASH_KEY_SECRET = "HashKeySecret"
 FAILURE_QUEUE = "AsyncFailureQueue"
 ALARM_TOPIC = "AlarmTopic"
 DISTRIBUTION = "PublishDistribution"
-# chalicelib/jobs/refresh_sweep.py ends each run with "refresh sweep: {..., 'failed': N, ...}": a run whose
-# line does not say "'failed': 0," had failures (a CloudWatch Logs filter pattern: terms, "-" excludes).
-REFRESH_FAILURE_PATTERN = '"refresh sweep" -"\'failed\': 0,"'
 RUNTIME = "python3.13"
 
 
