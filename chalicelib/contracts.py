@@ -18,6 +18,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, Union
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, SkipJsonSchema
 
+from chalicelib.errors import BadRequest
+
 REF_TEMPLATE = "#/components/schemas/{model}"
 Security = list[dict[str, list[str]]]
 Schema = dict[str, Any]
@@ -226,3 +228,10 @@ def validated(model: type[M], body: Any, refuse: Callable[[ValidationError], Exc
         return model.model_validate(body)
     except ValidationError as e:
         raise refuse(e) from None
+
+
+def rule_broken(error: ValidationError) -> BadRequest:
+    """The first rule ``error`` reports, as 400: a rule raises a ``PydanticCustomError`` whose type is the
+    service's error code and whose message is the documented one, so nothing is re-worded here."""
+    first = error.errors(include_url=False)[0]
+    return BadRequest(first["msg"], code=first["type"])

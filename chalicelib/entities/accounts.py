@@ -1,4 +1,7 @@
-"""Users and groups of the platform API, managed by operators (``/admin/platform/...``)."""
+"""Users and groups of the platform API, managed by operators (``/admin/platform/...``).
+
+Bodies are checked by their request models (``contracts.py``), imported by the functions that take one.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +12,12 @@ from chalicelib.crypto import hash_password
 from chalicelib.entities import repository
 from chalicelib.entities.models import PlatformGroup, PlatformUser
 from chalicelib.entities.objectid import new_object_id
-from chalicelib.errors import BadRequest, Conflict, NotFound
+from chalicelib.errors import Conflict, NotFound
 from chalicelib.http import iso_ms, now_ms
 
 LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,128}\Z")
 GROUP_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-PASSWORD_MIN, PASSWORD_MAX = 8, 1024
-
-
-class InvalidLogin(BadRequest):
-    code = "invalid_login"
-    default_message = "'login' must be 1 to 128 letters, digits, '.', '_', '@', '+' or '-'."
-
-
-class InvalidPassword(BadRequest):
-    code = "invalid_password"
-    default_message = f"'password' must be a string of {PASSWORD_MIN} to {PASSWORD_MAX} characters."
-
-
-class InvalidGroupName(BadRequest):
-    code = "invalid_group"
-    default_message = "A group name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+PASSWORD_MAX = 1024  # what sign-in reads of a password (auth.py); bodies: contracts.Password
 
 
 class UnknownUser(NotFound):
@@ -73,24 +61,6 @@ def _list(data: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]
     return {"object": "list", "data": data, "has_more": next_cursor is not None, "next_cursor": next_cursor}
 
 
-def _unknown_keys(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise BadRequest(f"Unknown field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
-
-
-def _group_name(value: Any) -> str:
-    if not isinstance(value, str) or not GROUP_PATTERN.match(value):
-        raise InvalidGroupName()
-    return value
-
-
-def _password(value: Any) -> str:
-    if not isinstance(value, str) or not PASSWORD_MIN <= len(value) <= PASSWORD_MAX:
-        raise InvalidPassword()
-    return value
-
-
 # --- groups ----------------------------------------------------------------------------------------
 
 
@@ -118,8 +88,9 @@ def ensure_group(name: str) -> PlatformGroup:
 
 def create_group(body: dict[str, Any]) -> dict[str, Any]:
     """POST /admin/platform/groups {"name"}: 409 when the name is taken."""
-    _unknown_keys(body, {"name"})
-    name = _group_name(body.get("name"))
+    from chalicelib.entities.contracts import PlatformGroupInput, checked  # pydantic: with a body only (cold start)
+
+    name = checked(PlatformGroupInput, body).name
     now = now_ms()
     group = PlatformGroup(name, id=new_object_id(now), created_at=now)
     repository.create_group(group)
@@ -158,12 +129,10 @@ def user_with_login(login: str) -> PlatformUser:
 
 def create_user(body: dict[str, Any]) -> dict[str, Any]:
     """POST /admin/platform/users {"login", "password", "group"}: the group is created when new."""
-    _unknown_keys(body, {"login", "password", "group"})
-    login = body.get("login")
-    if not isinstance(login, str) or not LOGIN_PATTERN.match(login):
-        raise InvalidLogin()
-    password = _password(body.get("password"))
-    group_name = _group_name(body.get("group"))
+    from chalicelib.entities.contracts import PlatformUserInput, checked  # pydantic: with a body only (cold start)
+
+    new = checked(PlatformUserInput, body)
+    login, password, group_name = new.login, new.password, new.group
     if repository.get_user(login) is not None:
         raise Conflict(f"A user with the login '{login}' already exists.")
     group = ensure_group(group_name)
@@ -197,17 +166,18 @@ def list_users(group_name: str | None, limit: int, cursor: str | None) -> dict[s
 def update_user(login: str, body: dict[str, Any]) -> dict[str, Any]:
     """PATCH /admin/platform/users/{login} {"password"?, "group"?}.
 
-    A new password ends every session and token the user had.
+    A new password ends every session and token the user had. Unknown or no fields answer 400 before an
+    unknown login's 404; an invalid value answers after it.
     """
-    _unknown_keys(body, {"password", "group"})
-    if not body:
-        raise BadRequest("Give 'password', 'group' or both.")
+    from chalicelib.entities.contracts import PlatformUserUpdate, checked  # pydantic: with a body only (cold start)
+
+    change = checked(PlatformUserUpdate, body, before_values=lambda: user_with_login(login))
     user = user_with_login(login)
-    if "password" in body:
-        user.password_hash = hash_password(_password(body["password"]))
+    if "password" in change.model_fields_set:
+        user.password_hash = hash_password(change.password)
         user.credentials_version = int(user.credentials_version) + 1
-    if "group" in body:
-        group = ensure_group(_group_name(body["group"]))
+    if "group" in change.model_fields_set:
+        group = ensure_group(change.group)
         user.group_id, user.group_name = group.id, group.name
     user.updated_at = now_ms()
     repository.save_user(user)

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from chalicelib.contracts import (
     CursorPage,
@@ -16,6 +26,7 @@ from chalicelib.contracts import (
     Security,
     cursor_paging,
     parameter,
+    rule_broken,
 )
 
 TAG = {
@@ -29,10 +40,41 @@ Responses = dict[str, Response | tuple[str, Any]]
 ObjectId = Annotated[str, Field(pattern="^[0-9a-f]{24}$")]
 Ids = Annotated[list[ObjectId], Field(max_length=96)]
 Millis = Annotated[int, Field(description="ms since 1970")]
-# The rules of chalicelib/entities/accounts.py (LOGIN_PATTERN, GROUP_PATTERN, PASSWORD_MIN/MAX).
-Login = Annotated[str, Field(pattern="^[A-Za-z0-9._@+-]{1,128}$")]
-GroupName = Annotated[str, Field(pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Password = Annotated[str, Field(min_length=8, max_length=1024)]
+PASSWORD_MIN, PASSWORD_MAX = 8, 1024
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+def _refused_as(code: str, message: str) -> WrapValidator:
+    """A value the type refuses (null and a field left out included) answers ``code`` with ``message``."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(code, message) from None
+
+    return WrapValidator(check)
+
+
+# The operators' body rules; the paths' logins and group names follow the same patterns (LOGIN_PATTERN and
+# GROUP_PATTERN in chalicelib/entities/accounts.py). pydantic's patterns end at the text's end, as \Z does.
+Login = Annotated[
+    str,
+    Field(pattern="^[A-Za-z0-9._@+-]{1,128}$"),
+    _refused_as("invalid_login", "'login' must be 1 to 128 letters, digits, '.', '_', '@', '+' or '-'."),
+]
+GroupName = Annotated[
+    str,
+    Field(pattern="^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+    _refused_as(
+        "invalid_group", "A group name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+    ),
+]
+Password = Annotated[
+    str,
+    Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX),
+    _refused_as("invalid_password", f"'password' must be a string of {PASSWORD_MIN} to {PASSWORD_MAX} characters."),
+]
 
 
 class PlatformError(BaseModel):
@@ -158,26 +200,63 @@ class PlatformGroupMessage(PlatformMessage):
     group: PlatformGroup
 
 
-class PlatformUserInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")  # the service refuses an unknown field
+class AdminBody(BaseModel):
+    """An operator's body: unknown fields are refused first, all named; then each field's rule, in order."""
 
+    model_config = ConfigDict(extra="forbid")  # what the document says; _known_fields answers first
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        allowed = sorted(cls.model_fields)
+        unknown = sorted(set(data) - set(allowed))
+        if unknown:
+            message = f"Unknown field(s): {', '.join(unknown)}; allowed: {', '.join(allowed)}."
+            raise PydanticCustomError("bad_request", message)
+        return cls._complete(data)
+
+    @classmethod
+    def _complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A field left out is checked as null, so its rule answers."""
+        return {**dict.fromkeys(cls.model_fields), **data}
+
+
+def checked(model: type[_Body], body: Any, *, before_values: Callable[[], object] | None = None) -> _Body:
+    """``body`` as ``model``; the first rule it breaks answers 400 with its code and message. A rule of the
+    body as a whole (unknown fields, none given) answers at once; ``before_values`` (a lookup whose 404 comes
+    first) runs before a field's rule answers."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as e:
+        if before_values is not None and e.errors(include_url=False)[0]["loc"]:
+            before_values()
+        raise rule_broken(e) from None
+
+
+class PlatformUserInput(AdminBody):
     login: Login
     password: Password
     group: Annotated[GroupName, Field(description="group name")]
 
 
-class PlatformUserUpdate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"anyOf": [{"required": ["password"]}, {"required": ["group"]}]}
-    )
+class PlatformUserUpdate(AdminBody):
+    # A field left out stays as it is (model_fields_set names those given): its default is never validated
+    # nor read, and a null sent is refused by the field's rule, so a value read is always a string.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["password"]}, {"required": ["group"]}]})
 
-    password: Omittable[Password] = None
-    group: Omittable[GroupName] = None
+    password: Password = None  # type: ignore[assignment]
+    group: GroupName = None  # type: ignore[assignment]
+
+    @classmethod
+    def _complete(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if not data:
+            raise PydanticCustomError("bad_request", "Give 'password', 'group' or both.")
+        return data
 
 
-class PlatformGroupInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PlatformGroupInput(AdminBody):
     name: GroupName
 
 

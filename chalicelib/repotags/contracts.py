@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from chalice.app import Request
-from pydantic import BaseModel, Field, PlainValidator, ValidationError, model_validator
+from pydantic import BaseModel, Field, PlainValidator, model_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib.contracts import Operation, Response, Security, parameter, validated
-from chalicelib.errors import BadRequest
+from chalicelib.contracts import Operation, Response, Security, parameter, rule_broken, validated
 from chalicelib.http import json_object
 
 TAG = {
@@ -87,12 +86,7 @@ class RequestBody(BaseModel):
 
 def read(model: type[_Body], request: Request) -> _Body:
     """The request's JSON object as ``model``; 400 with the message of the first rule it breaks."""
-    return validated(model, json_object(request), _refusal)
-
-
-def _refusal(error: ValidationError) -> BadRequest:
-    first = error.errors(include_url=False)[0]  # each rule raises a PydanticCustomError: code and message
-    return BadRequest(first["msg"], code=first["type"])
+    return validated(model, json_object(request), rule_broken)
 
 
 class RepoTagsError(BaseModel):

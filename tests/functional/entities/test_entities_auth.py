@@ -267,3 +267,22 @@ def test_requests_without_a_valid_session_get_the_documented_401(platform: Platf
         reply = platform.call(method, path, {} if method == "POST" else None, headers)
         assert reply.status == 401, (method, path)
         assert reply.body == PLATFORM_401
+
+
+def test_operator_bodies_answer_unknown_fields_then_an_unknown_login_then_a_bad_value(platform: Platform) -> None:
+    unknown = platform.admin("PATCH", "/admin/platform/users/nobody", {"zz": 1, "admin": True})
+    assert (unknown.status, unknown.body["error"]) == (
+        400,
+        {"type": "bad_request", "message": "Unknown field(s): admin, zz; allowed: group, password."},
+    )
+    empty = platform.admin("PATCH", "/admin/platform/users/nobody", {})
+    assert (empty.status, empty.body["error"]["message"]) == (400, "Give 'password', 'group' or both.")
+    assert platform.admin("PATCH", "/admin/platform/users/nobody", {"password": None}).status == 404
+    platform.add_user("ann", "ops")
+    refused = platform.admin("PATCH", "/admin/platform/users/ann", {"password": None, "group": "bad/name"})
+    assert (refused.status, refused.body["error"]) == (
+        400,
+        {"type": "invalid_password", "message": "'password' must be a string of 8 to 1024 characters."},
+    )
+    group = platform.admin("POST", "/admin/platform/groups", {"name": "_g"})
+    assert (group.status, group.body["error"]["type"]) == (400, "invalid_group")
