@@ -166,10 +166,8 @@ def with_idempotency(operation: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_shared_responses(path: str, item: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.idempotency import CREATE_ROUTES
-
     shared = {key: value if key == "parameters" else with_shared_responses(path, value) for key, value in item.items()}
-    if path in CREATE_ROUTES and "post" in shared:
+    if path in services.create_routes() and "post" in shared:
         shared["post"] = with_idempotency(shared["post"])
     return shared
 

@@ -40,6 +40,7 @@ class Service(NamedTuple):
     blueprint: str | None = "routes"  # the module whose ``bp`` carries its routes, schedules and functions
     openapi: str | None = "openapi"  # its part of the document: a module (PATHS, SCHEMAS, TAG) or "module:function"
     refresh_sources: tuple[str, ...] = ()  # modules whose SWEEP_SOURCE the refresh sweep renews
+    creates: tuple[str, ...] = ()  # its create routes (POST, by Chalice route path): they honour Idempotency-Key
 
     def check(self, package: str) -> Service:
         """The declaration, if it is one of ``package`` that says what its registry needs."""
@@ -134,6 +135,12 @@ def error_style(path: str) -> str:
     style = owning(path).error_style
     assert style is not None  # a service with prefixes declares one (Service.check)
     return style
+
+
+@cache
+def create_routes() -> frozenset[str]:
+    """Every declared create route (POST, by Chalice route path): the routes that honour Idempotency-Key."""
+    return frozenset(route for service in declared() for route in service.creates)
 
 
 def refresh_source_modules() -> list[str]:

@@ -8,4 +8,10 @@ SERVICE = Service(
     error_style="broker",
     error_schema="BrokerError",
     refresh_sources=("refresh_store",),
+    creates=(
+        "/admin/customers",
+        "/admin/customers/{customer_id}/instances",
+        "/v1/customers/{customer_id}/connections",
+        "/v1/customers/{customer_id}/connections/{connection_id}/grants",
+    ),
 )

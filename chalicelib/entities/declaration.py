@@ -6,4 +6,10 @@ themselves are on the app (``app.py``: a blueprint cannot carry them).
 
 from chalicelib.services import Service
 
-SERVICE = Service(name="entities", prefixes=("/api/v1",), error_style="platform", error_schema="PlatformError")
+SERVICE = Service(
+    name="entities",
+    prefixes=("/api/v1",),
+    error_style="platform",
+    error_schema="PlatformError",
+    creates=("/api/v1/{store}", "/admin/platform/users", "/admin/platform/groups"),
+)

@@ -12,8 +12,8 @@ for (caller, method, path, key) with a conditional write before it runs, as the 
 - the same key with another method, path or body: 422.
 
 The caller is part of the record's id (a keyed hash of their credentials), so one caller can never
-replay another's answer. Only the routes in :data:`CREATE_ROUTES` take part; everything else ignores
-the header. Nothing here is imported unless a request carries the header.
+replay another's answer. Only the create routes the services declare (``creates`` in
+``chalicelib/<service>/declaration.py``) take part; everything else ignores the header. Nothing here is imported unless a request carries the header.
 """
 
 from __future__ import annotations
@@ -41,28 +41,6 @@ _PURPOSE = "idempotency/response"
 _REPLAYED_HEADERS = ("content-type", "location", "cache-control")
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-github-token")
 
-#: Every create route (POST, by Chalice route path); see the table in README.md.
-CREATE_ROUTES = frozenset(
-    {
-        "/api/{integration}/configurations",
-        "/api/{integration}/authentications",
-        "/admin/customers",
-        "/admin/customers/{customer_id}/instances",
-        "/v1/customers/{customer_id}/connections",
-        "/v1/customers/{customer_id}/connections/{connection_id}/grants",
-        "/api/v1/tag",
-        "/api/v1/repo",
-        "/projects",
-        "/blueprints",
-        "/themes",
-        "/admin/autotune/users",
-        "/admin/autotune/groups",
-        "/api/v1/{store}",
-        "/admin/platform/users",
-        "/admin/platform/groups",
-    }
-)
-
 
 class InvalidKey(BadRequest):
     code = "invalid_idempotency_key"
@@ -83,7 +61,9 @@ def applies(request: Request) -> bool:
     """Whether ``request`` is a create carrying an ``Idempotency-Key``."""
     if request.method != "POST" or HEADER not in request.headers:
         return False
-    return request.context.get("resourcePath") in CREATE_ROUTES
+    from chalicelib.services import create_routes  # already loaded by app.py: no cold-start cost
+
+    return request.context.get("resourcePath") in create_routes()
 
 
 def run(request: Request, get_response: Callable[[Request], Response]) -> Response:

@@ -9,4 +9,5 @@ SERVICE = Service(
     error_style="pizzly",
     error_schema="PizzlyError",
     refresh_sources=("refresh_store",),
+    creates=("/api/{integration}/configurations", "/api/{integration}/authentications"),
 )

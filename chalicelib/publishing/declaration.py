@@ -7,4 +7,5 @@ SERVICE = Service(
     prefixes=("/projects", "/blueprints", "/themes"),
     error_style="autotune",
     error_schema="AutotuneError",
+    creates=("/projects", "/blueprints", "/themes", "/admin/autotune/users", "/admin/autotune/groups"),
 )

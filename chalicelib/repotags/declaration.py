@@ -9,4 +9,5 @@ SERVICE = Service(
     prefixes=tuple(f"/api/v1/{s}" for s in _SEGMENTS),
     error_style="giistr",
     error_schema="RepoTagsError",
+    creates=("/api/v1/tag", "/api/v1/repo"),
 )
