@@ -2,84 +2,62 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import statistics
 import time
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "STAGE": "bench",
-        "SECRET_KEY": "bench-secret-key",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
-
 from bench.calls import counting_aws_calls
+from bench.in_process import OPERATOR, app_client, set_environment
+
+set_environment()
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
 
 
 def main() -> None:
-    from chalice.test import Client
-    from moto import mock_aws
+    from chalicelib import crypto
 
-    from chalicelib import aws, crypto
-    from chalicelib.settings import clear_settings
+    with app_client() as client:
 
-    clear_settings()
-    with mock_aws():
-        aws.reset()
-        from infra.local.bootstrap import bootstrap
-
-        bootstrap()
-        from app import app
-
-        operator = {"Authorization": "Basic " + base64.b64encode(b"bench-secret-key:").decode()}
-        with Client(app) as client:
-
-            def call(method: str, path: str, headers: dict[str, str], body: object = None) -> dict[str, object]:
-                data = json.dumps(body) if body is not None else ""
-                response = client.http.request(
-                    method, path, headers={**headers, "Content-Type": "application/json"}, body=data
-                )
-                assert response.status_code in (200, 201), response.body
-                return dict(json.loads(response.body))
-
-            customer = call("POST", "/admin/customers", operator, {"name": "Bench Co"})
-            instance = call("POST", f"/admin/customers/{customer['id']}/instances", operator, {"name": "agent"})
-            as_customer = {"Authorization": f"Bearer {customer['api_key']}"}
-            connection = call(
-                "POST",
-                f"/v1/customers/{customer['id']}/connections",
-                as_customer,
-                {
-                    "name": "admin@example.com",
-                    "provider": "gmail",
-                    "credentials": {"access_token": "a" * 40, "expires_in": 86400},
-                },
+        def call(method: str, path: str, headers: dict[str, str], body: object = None) -> dict[str, object]:
+            data = json.dumps(body) if body is not None else ""
+            response = client.http.request(
+                method, path, headers={**headers, "Content-Type": "application/json"}, body=data
             )
-            call(
-                "POST",
-                f"/v1/customers/{customer['id']}/connections/{connection['id']}/grants",
-                as_customer,
-                {"capabilities": ["send_mail"], "instance_id": instance["id"]},
-            )
-            path = f"/internal/v1/instances/{instance['id']}/connections?provider=gmail&capability=send_mail"
-            as_instance = {"Authorization": f"Bearer {instance['proxy_key']}"}
-            call("GET", path, as_instance)  # warm: the first fetch fills the key cache
-            kms_before = crypto.keyring.kms_calls
-            with counting_aws_calls() as calls:
-                call("GET", path, as_instance)
-            timings = []
-            for _ in range(REQUESTS):
-                start = time.perf_counter()
-                client.http.get(path, headers=as_instance)
-                timings.append((time.perf_counter() - start) * 1000)
+            assert response.status_code in (200, 201), response.body
+            return dict(json.loads(response.body))
+
+        customer = call("POST", "/admin/customers", OPERATOR, {"name": "Bench Co"})
+        instance = call("POST", f"/admin/customers/{customer['id']}/instances", OPERATOR, {"name": "agent"})
+        as_customer = {"Authorization": f"Bearer {customer['api_key']}"}
+        connection = call(
+            "POST",
+            f"/v1/customers/{customer['id']}/connections",
+            as_customer,
+            {
+                "name": "admin@example.com",
+                "provider": "gmail",
+                "credentials": {"access_token": "a" * 40, "expires_in": 86400},
+            },
+        )
+        call(
+            "POST",
+            f"/v1/customers/{customer['id']}/connections/{connection['id']}/grants",
+            as_customer,
+            {"capabilities": ["send_mail"], "instance_id": instance["id"]},
+        )
+        path = f"/internal/v1/instances/{instance['id']}/connections?provider=gmail&capability=send_mail"
+        as_instance = {"Authorization": f"Bearer {instance['proxy_key']}"}
+        call("GET", path, as_instance)  # warm: the first fetch fills the key cache
+        kms_before = crypto.keyring.kms_calls
+        with counting_aws_calls() as calls:
+            call("GET", path, as_instance)
+        timings = []
+        for _ in range(REQUESTS):
+            start = time.perf_counter()
+            client.http.get(path, headers=as_instance)
+            timings.append((time.perf_counter() - start) * 1000)
     reads = {k: v for k, v in calls.items() if k.split(".")[1] in ("GetItem", "Query", "BatchGetItem", "Scan")}
     print("Warm GET /internal/v1/instances/{instance_id}/connections (runtime fetch) against moto")
     print(f"  AWS calls of one warm fetch:   {dict(calls) or 'none'}")

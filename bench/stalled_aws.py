@@ -18,15 +18,9 @@ import threading
 import time
 from typing import Any
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "STAGE": "bench",
-        "SECRET_KEY": "bench-secret-key",
-    }
-)
+from bench.in_process import ENVIRONMENT
+
+os.environ.update(ENVIRONMENT)
 
 GATEWAY_LIMIT = 29.0
 OLD_LIMITS = {"AWS_CONNECT_TIMEOUT_SECONDS": "3", "AWS_READ_TIMEOUT_SECONDS": "10", "AWS_MAX_ATTEMPTS": "4"}

@@ -22,17 +22,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "STAGE": "bench",
-        "SECRET_KEY": "bench-secret-key",
-        "ALLOW_HTTP_LOOPBACK": "1",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from bench.in_process import set_environment
+
+set_environment(ALLOW_HTTP_LOOPBACK="1")
 
 DUE = int(os.environ.get("BENCH_DUE", "10000"))
 NOT_DUE = int(os.environ.get("BENCH_NOT_DUE", "90000"))
