@@ -111,17 +111,9 @@ def _sweep(url: str) -> dict[str, Any]:
     """Invoke the scheduled refresh_sweep (the coordinator) and return its answer."""
     import requests
 
-    event = {
-        "version": "0",
-        "id": "bench",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
+    from infra.local.gateway.schedules import scheduled_event
+
+    event = scheduled_event("us-east-1", "123456789012")
     answer = requests.post(f"{url}/2015-03-31/functions/refresh_sweep/invocations", json=event, timeout=120)
     answer.raise_for_status()
     result: dict[str, Any] = answer.json()

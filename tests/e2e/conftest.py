@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -30,6 +31,16 @@ class RunningStack:
     @property
     def auth(self) -> tuple[str, str]:
         return (self.secret_key, "")
+
+
+def until(get: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 30.0) -> Any:
+    """``get()`` again every 0.3 s until ``done`` says yes or ``timeout`` s pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = get()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
 
 
 def free_port() -> int:

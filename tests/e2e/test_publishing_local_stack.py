@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import requests
 
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import RunningStack, until
 
 
 def _repo(path: Path) -> None:
@@ -25,15 +23,6 @@ def _repo(path: Path) -> None:
         (path / name).write_text(text)
     porcelain.add(str(path), paths=[str(path / name) for name in files])
     porcelain.commit(str(path), message=b"quiz", author=b"T <t@example.com>", committer=b"T <t@example.com>")
-
-
-def _until(get: Any, done: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
 
 
 def test_a_project_is_built_in_the_background_and_served_from_the_bucket(stack: RunningStack, tmp_path: Path) -> None:
@@ -59,7 +48,7 @@ def test_a_project_is_built_in_the_background_and_served_from_the_bucket(stack: 
         f"{url}/blueprints", headers=headers, json={"title": "E2E quiz", "repo_url": str(tmp_path / "quiz")}, timeout=10
     )
     assert blueprint.status_code == 201, blueprint.text
-    ready = _until(
+    ready = until(
         lambda: requests.get(f"{url}/blueprints/{blueprint.json()['id']}", headers=headers, timeout=10).json(),
         lambda b: b["status"] != "updating",
     )
@@ -68,7 +57,7 @@ def test_a_project_is_built_in_the_background_and_served_from_the_bucket(stack: 
     body = {"title": "Who won", "blueprint": ready["slug"], "theme": theme.json()["slug"], "data": {"question": "Q?"}}
     project = requests.post(f"{url}/projects", headers=headers, json=body, timeout=10)
     assert project.status_code == 201, project.text
-    built = _until(
+    built = until(
         lambda: requests.get(f"{url}/projects/{project.json()['id']}", headers=headers, timeout=10).json(),
         lambda p: p["status"] not in ("building", "updating"),
     )

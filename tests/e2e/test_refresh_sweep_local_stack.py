@@ -4,14 +4,14 @@ refresh_worker invocations, which the local gateway runs asynchronously in its L
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
+from infra.local.gateway.schedules import scheduled_event
+from tests.e2e.conftest import RunningStack, start_stack, stop_stack, until
 from tests.support.oauth2_provider import OAuth2Provider
 
 CLIENT_ID, CLIENT_SECRET = "fanout-client", "fanout-client-secret-0001"
@@ -24,29 +24,6 @@ def fanout_stack() -> Iterator[RunningStack]:
     running = start_stack({"REFRESH_SWEEP_WORKERS": str(WORKERS), "KEYPORT_LOCAL_WORKERS": "2"}, timeout=90)
     yield running
     stop_stack(running)
-
-
-def _until(get: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = get()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
-
-
-def _scheduled_event() -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "e2e",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {},
-    }
 
 
 def test_the_sweep_hands_its_shards_to_workers_that_refresh_every_due_authentication_once(
@@ -72,7 +49,9 @@ def test_the_sweep_hands_its_shards_to_workers_that_refresh_every_due_authentica
         provider.access_token_lifetime = 3600
 
         answer = requests.post(
-            f"{url}/2015-03-31/functions/refresh_sweep/invocations", json=_scheduled_event(), timeout=60
+            f"{url}/2015-03-31/functions/refresh_sweep/invocations",
+            json=scheduled_event("us-east-1", "123456789012"),
+            timeout=60,
         )
 
         assert answer.status_code == 200, answer.text
@@ -86,6 +65,6 @@ def test_the_sweep_hands_its_shards_to_workers_that_refresh_every_due_authentica
             views = [requests.get(f"{url}/api/machine/authentications/{i}", auth=auth, timeout=10) for i in ids]
             return [view.json()["payload"] for view in views]
 
-        payloads = _until(stored, lambda found: all(p["expiresIn"] == 3600 for p in found))
+        payloads = until(stored, lambda found: all(p["expiresIn"] == 3600 for p in found), timeout=60.0)
         assert [p["expiresIn"] for p in payloads] == [3600] * len(ids)
         assert len(provider.grants("client_credentials")) == 2 * len(ids)  # the connections, then one refresh each

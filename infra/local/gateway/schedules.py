@@ -29,6 +29,21 @@ def parse_rate(expression: str | ScheduleExpression) -> float | None:
     return float(int(found.group(1)) * _RATE_UNITS[unit])
 
 
+def scheduled_event(region: str, account: str, resources: list[str] | None = None) -> dict[str, Any]:
+    """The event EventBridge sends a function on each run of a schedule rule."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": resources or [],
+        "detail": {},
+    }
+
+
 class ScheduleRunner(GatewayCore):
     """The rules Chalice deploys for its scheduled functions; only ``rate(...)`` expressions run by themselves."""
 
@@ -37,19 +52,8 @@ class ScheduleRunner(GatewayCore):
 
     def _scheduled_event(self, name: str) -> dict[str, Any]:
         region = aws_region()
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": self.account_id,
-            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": region,
-            "resources": [
-                f"arn:aws:events:{region}:{self.account_id}:rule/{self.app.app_name}-{self.lambda_stage}-{name}-event"
-            ],
-            "detail": {},
-        }
+        rule = f"arn:aws:events:{region}:{self.account_id}:rule/{self.app.app_name}-{self.lambda_stage}-{name}-event"
+        return scheduled_event(region, self.account_id, [rule])
 
     def _start_schedules(self) -> None:
         for name, config in self._schedules().items():
