@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from chalicelib.contracts import (
     CursorPage,
@@ -18,10 +28,12 @@ from chalicelib.contracts import (
     cursor_paging,
     parameter,
 )
+from chalicelib.errors import BadRequest
 
 TAG = {"name": "integrations", "description": "Pizzly's REST API: integrations, configurations, authentications."}
 SECRET: Security = [{"secretKey": []}]
 StringMap = dict[str, str]
+M = TypeVar("M", bound=BaseModel)
 Responses = dict[str, Response | tuple[str, Any]]
 
 
@@ -84,6 +96,38 @@ class IntegrationMessage(PizzlyMessage):
 
 # --- configurations ---------------------------------------------------------------------------------
 
+#: The credentials and the payload tokens a body must give, by the integration's auth type.
+CREDENTIALS = {"OAUTH1": ("consumerKey", "consumerSecret"), "OAUTH2": ("clientId", "clientSecret")}
+TOKENS = {"OAUTH1": ("oAuthToken", "oAuthTokenSecret"), "OAUTH2": ("accessToken",)}
+
+
+def _auth_type(info: ValidationInfo) -> str:
+    return "OAUTH1" if (info.context or {}).get("auth_type") == "OAUTH1" else "OAUTH2"
+
+
+class Broken:
+    """The rules a body breaks, each field's first, answered in the order the service checks them."""
+
+    def __init__(self, error: ValidationError | None) -> None:
+        found = [] if error is None else error.errors(include_url=False)
+        self.errors = {e["loc"][0] if e["loc"] else "": e for e in reversed(found)}  # each field's first
+
+    def check(self, *fields: str, refuse: dict[str, type[BadRequest]] | None = None) -> None:
+        """Raise the first broken rule of ``fields`` as 400 (the error class ``refuse`` names for its code)."""
+        for name in fields:
+            if name in self.errors:
+                code, message = self.errors[name]["type"], self.errors[name]["msg"]
+                kind = (refuse or {}).get(code)
+                raise kind(message) if kind else BadRequest(message, code=code)
+
+
+def read(model: type[M], body: Any, auth_type: str) -> tuple[M | None, Broken]:
+    """``body`` as ``model`` for an integration of ``auth_type``, and the rules it breaks (none when valid)."""
+    try:
+        return model.model_validate(body, context={"auth_type": auth_type}), Broken(None)
+    except ValidationError as e:
+        return None, Broken(e)
+
 
 class ConfigurationCredentials(BaseModel):
     """clientId and clientSecret (OAuth 2), or consumerKey and consumerSecret (OAuth 1.0a)"""
@@ -98,8 +142,45 @@ Scope = Annotated[str, Field(min_length=1, max_length=512, pattern=r"\S")]
 
 
 class ConfigurationInput(BaseModel):
+    # The credentials an integration's auth type needs (context={"auth_type": ...}), trimmed; then the scopes.
+    # (A comment, not a docstring: a docstring would become the schema's description.)
+
     credentials: ConfigurationCredentials
     scopes: Annotated[list[Scope], Field(max_length=200, description="Trimmed; repeats are dropped")] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_given(cls, data: Any) -> Any:
+        return {"credentials": None, **data} if isinstance(data, dict) else data  # left out: its rule answers
+
+    @field_validator("credentials", mode="wrap")
+    @classmethod
+    def _credentials(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        names = CREDENTIALS[_auth_type(info)]
+        if not isinstance(value, dict):
+            message = f"'credentials' must be an object with '{names[0]}' and '{names[1]}'."
+            raise PydanticCustomError("invalid_credentials", message)
+        for name in names:
+            given = value.get(name)
+            if not isinstance(given, str) or not given.strip() or len(given) > 4096:
+                raise PydanticCustomError("invalid_credentials", f"'credentials.{name}' must be a non-empty string.")
+        return handler({name: value[name].strip() for name in names})  # other fields are ignored
+
+    @field_validator("scopes", mode="wrap")
+    @classmethod
+    def _scopes(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[str]:
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(s, str) and s.strip() and len(s) <= 512 for s in value):
+            raise PydanticCustomError("invalid_scopes", "'scopes' must be a list of strings.")
+        if len(value) > 200:
+            raise PydanticCustomError("invalid_scopes", "'scopes' can hold at most 200 scopes.")
+        scopes: list[str] = handler(list(dict.fromkeys(s.strip() for s in value)))
+        return scopes
+
+    def credential_values(self) -> dict[str, str]:
+        """The credentials to store: the auth type's two names, trimmed."""
+        return self.credentials.model_dump(exclude_unset=True)
 
 
 class Configuration(BaseModel):
@@ -138,17 +219,100 @@ class OAuthPayload(BaseModel):
     updatedAt: Omittable[Annotated[int, Field(description="Milliseconds since the epoch")]] = None
 
 
-class AuthenticationInput(BaseModel):
+class _AuthenticationBody(BaseModel):
+    # The rules of an authentication's fields; the payload's tokens depend on the integration's auth type
+    # (context={"auth_type": ...}). A comment, not a docstring: a docstring would become a schema description.
+
+    @field_validator("setup_id", mode="wrap", check_fields=False)
+    @classmethod
+    def _setup_id(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if value is None or value == "":
+            raise PydanticCustomError("missing_setup_id", cls.setup_id_missing)
+        if not isinstance(value, str) or not value:
+            raise PydanticCustomError("missing_setup_id", cls.setup_id_invalid)
+        return handler(value)
+
+    setup_id_missing: ClassVar[str] = "'setup_id' must be a configuration id."
+    setup_id_invalid: ClassVar[str] = "'setup_id' must be a configuration id."
+
+    @field_validator("payload", mode="wrap", check_fields=False)
+    @classmethod
+    def _payload(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        if value is None:
+            raise PydanticCustomError("missing_oauth_payload", "'payload' is required.")
+        if not isinstance(value, dict):
+            raise PydanticCustomError("invalid_oauth_payload", "'payload' must be an object.")
+        required = TOKENS[_auth_type(info)]
+        for name in required:
+            if not isinstance(value.get(name), str) or not value[name]:
+                raise PydanticCustomError("invalid_oauth_payload", f"'payload.{name}' must be a non-empty string.")
+        for name in ("refreshToken", "idToken", "tokenType"):
+            if name in value and value[name] is not None and not isinstance(value[name], str):
+                raise PydanticCustomError("invalid_oauth_payload", f"'payload.{name}' must be a string.")
+        expires_in = value.get("expiresIn")
+        if expires_in is not None and (type(expires_in) is not int or expires_in <= 0):
+            message = "'payload.expiresIn' must be a positive number of seconds."
+            raise PydanticCustomError("invalid_oauth_payload", message)
+        checked = (*required, "refreshToken", "idToken", "tokenType", "expiresIn")
+        return handler({name: value[name] for name in checked if name in value})  # stored: the body's own object
+
+    @field_validator("connect_params", mode="wrap", check_fields=False)
+    @classmethod
+    def _connect_params(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        from chalicelib.integrations.params import validate_params  # the connect flow's rules too
+
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise PydanticCustomError("invalid_connect_params", "'connect_params' must be an object of string values.")
+        try:
+            return handler(validate_params(value))
+        except BadRequest as e:
+            raise PydanticCustomError(e.error_code, e.message) from None
+
+
+class AuthenticationInput(_AuthenticationBody):
     setup_id: str
     payload: OAuthPayload
     auth_id: Omittable[Annotated[str, Field(description="Optional id to use instead of a new UUID")]] = None
     connect_params: Omittable[StringMap] = None
 
+    setup_id_missing: ClassVar[str] = (
+        "'setup_id' is required: the id of the configuration this authentication was made with."
+    )
+    setup_id_invalid: ClassVar[str] = "'setup_id' must be a string."
 
-class AuthenticationUpdate(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _given(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        auth_id = {"auth_id": data["id"]} if "auth_id" not in data and "id" in data else {}
+        return {"setup_id": None, "payload": None, **data, **auth_id}  # left out: the field's rule answers
+
+    @field_validator("auth_id", mode="wrap")
+    @classmethod
+    def _auth_id(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        from chalicelib.catalog import ID_PATTERN
+        from chalicelib.integrations.service import uuid_like  # the connect flow's rule too
+
+        if value is None:
+            return None
+        if not isinstance(value, str) or (not ID_PATTERN.match(value.lower()) and not uuid_like(value)):
+            message = "'auth_id' must be a UUID or an id of letters, digits, '-' and '_'."
+            raise PydanticCustomError("invalid_auth_id", message)
+        return handler(value)
+
+
+class AuthenticationUpdate(_AuthenticationBody):
     setup_id: Omittable[str] = None
     payload: OAuthPayload
     connect_params: Omittable[StringMap] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _given(cls, data: Any) -> Any:
+        return {"payload": None, **data} if isinstance(data, dict) else data  # left out: its rule answers
 
 
 class AuthenticationRefresh(BaseModel):
@@ -236,121 +400,4 @@ API_OPERATIONS = [
         {"200": ("Removed", PizzlyMessage)}),
     *(_op(method, f"{_AUTHENTICATIONS}/{{auth_id}}/refresh", "Refresh the access token now",
           f"refreshAuthentication{method.capitalize()}", _REFRESHED) for method in ("get", "post")),
-]  # fmt: skip
-
-
-# --- operations of the connect flow and the proxy ---------------------------------------------------
-
-_PAGE = Annotated[str, Field(description="An HTML page")]
-_CONNECT_PARAMS = [
-    parameter("authId", "query", "Reconnect this authentication instead of creating one (also auth_id)"),
-    parameter("setupId", "query", "Configuration to use; the latest one otherwise (also setup_id)"),
-    {
-        "name": "params",
-        "in": "query",
-        "style": "deepObject",
-        "explode": True,
-        "schema": {"type": "object", "additionalProperties": {"type": "string"}},
-        "description": "params[name]=value fill ${connectParams.name} in the integration's URLs",
-    },
-]
-
-
-def _page(text: str) -> Response:
-    return Response(text, str, media_type="text/html")
-
-
-def _page_or_error(text: str) -> Response:
-    """A failure the connect flow shows as a page, or the middleware answers in JSON before the flow runs."""
-    return Response(text, content={"text/html": str, "application/json": PizzlyError})
-
-
-# Every connect step turns an error into a failure page with the error's status (routes._connect).
-_CONNECT_FAILURES: Responses = {
-    "403": _page("The provider's address is not an allowed destination (failure page)"),
-    "404": _page("Unknown integration, or the flow's authentication or integration is gone (failure page)"),
-    "500": _page_or_error("Unexpected error (failure page, or JSON when it happens outside the flow)"),
-    "503": _page_or_error("DynamoDB, KMS or the provider unavailable, or out of time (failure page or JSON)"),
-}
-_CALLBACK_PARAMS = [
-    parameter(name, "query", text)
-    for name, text in (
-        ("state", "The flow's single-use state"),
-        ("code", "OAuth 2 authorization code"),
-        ("error", "OAuth 2 error, e.g. access_denied"),
-        ("oauth_token", "OAuth 1.0a request token"),
-        ("oauth_verifier", "OAuth 1.0a verifier"),
-    )
-]
-_PROXY_ERRORS: Responses = {
-    "400": (
-        "missing_auth_id; invalid_proxy_path (the path climbs out of the base URL's path: '..' in any "
-        "encoding, encoded slashes or backslashes); invalid_connect_params",
-        PizzlyError,
-    ),
-    "401": ("Missing or invalid key", PizzlyError),
-    "403": ("destination_not_allowed: the integration's host is not a public address", PizzlyError),
-    "404": ("Unknown integration or authentication", PizzlyError),
-    "502": ("The integration's API could not be reached", PizzlyError),
-    "default": Response("The upstream status, headers and body, as they came", content={"*/*": {}}),
-}
-_PROXY_PARAMS = [
-    parameter("Pizzly-Auth-Id", "header", "", {"type": "string", "minLength": 1}, required=True),
-    parameter("Pizzly-Setup-Id", "header", "", required=False),
-]
-_PROXY_PATHS = {
-    "Base": ("/proxy/{integration}", [INTEGRATION]),
-    "Path": (
-        "/proxy/{integration}/{proxy+}",
-        [INTEGRATION, parameter("proxy", "path", "The path to call on the integration's base URL")],
-    ),
-}
-
-
-def _proxy(method: str, suffix: str) -> Operation:
-    path, ids = _PROXY_PATHS[suffix]
-    summary = "Call the integration's API with the stored credentials"
-    security: Security = [{"secretKey": []}, {"publishableKey": []}]
-    body: dict[str, Any] | None = {} if method in ("post", "put", "patch", "delete") else None
-    return Operation(
-        method, path, summary, f"proxy{suffix}{method.capitalize()}", "integrations", security, _PROXY_ERRORS,
-        parameters=_PROXY_PARAMS, path_parameters=ids, body=body, body_required=False, body_media_type="*/*",
-    )  # fmt: skip
-
-
-def _preflight(suffix: str) -> Operation:
-    path, ids = _PROXY_PATHS[suffix]
-    allowed: Responses = {"204": ("Allowed origin, methods and requested headers", None)}
-    summary = "CORS preflight for browser calls (pizzly-js)"
-    return Operation("options", path, summary, f"proxy{suffix}Preflight", "integrations", [], allowed,
-                     path_parameters=ids)  # fmt: skip
-
-
-FLOW_OPERATIONS = [
-    Operation(
-        "get", "/auth/{integration}", "Start connecting an account (the popup pizzly-js opens)", "connectStart",
-        "integrations", [{}, {"publishableKey": []}],
-        {
-            "302": ("Redirect to the provider's authorization page", None),
-            "200": _page("Client-credentials integrations: connected at once; the page posts the result"),
-            "400": _page("Failure page posting AUTHORIZATION_FAILED to the opener"),
-            "401": _page("Missing or invalid publishable key (failure page)"),
-            **_CONNECT_FAILURES,
-        },
-        parameters=_CONNECT_PARAMS, path_parameters=[INTEGRATION],
-    ),
-    Operation(
-        "get", "/auth/callback", "Where providers send the user back", "connectCallback", "integrations", [],
-        {
-            "200": _page("Success page posting AUTHORIZATION_SUCEEDED with authId to the opener"),
-            "400": _page("Failure page (unknown, reused or expired state; provider error)"),
-            **_CONNECT_FAILURES,
-        },
-        parameters=_CALLBACK_PARAMS,
-    ),
-    *(
-        op
-        for suffix in _PROXY_PATHS
-        for op in (*(_proxy(m, suffix) for m in ("get", "post", "put", "patch", "delete", "head")), _preflight(suffix))
-    ),
 ]  # fmt: skip

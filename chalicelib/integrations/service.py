@@ -11,7 +11,7 @@ from chalicelib.errors import BadRequest, NotFound
 from chalicelib.http import iso_ms, now_ms
 from chalicelib.integrations import repository
 from chalicelib.integrations.models import Authentication
-from chalicelib.integrations.params import check_destinations, validate_params
+from chalicelib.integrations.params import InvalidConnectParams, check_destinations
 from chalicelib.integrations.payload import open_payload, set_payload
 from chalicelib.integrations.refresh_store import AuthenticationStore
 from chalicelib.oauth import providers
@@ -59,6 +59,17 @@ class InvalidPayload(BadRequest):
 class BuiltinIntegration(BadRequest):
     code = "builtin_integration"
     default_message = "Built-in integrations cannot be removed; PUT a definition to replace one."
+
+
+#: The error class of each code a body's rule answers with (the dashboard's forms catch some by class).
+_REFUSALS: dict[str, type[BadRequest]] = {
+    "invalid_credentials": InvalidCredentials,
+    "invalid_scopes": InvalidScopes,
+    "missing_setup_id": MissingSetupId,
+    "missing_oauth_payload": MissingPayload,
+    "invalid_oauth_payload": InvalidPayload,
+    "invalid_connect_params": InvalidConnectParams,
+}
 
 
 # --- integrations ---------------------------------------------------------------------------------
@@ -114,32 +125,14 @@ def list_integrations() -> list[dict[str, Any]]:
 # --- configurations -------------------------------------------------------------------------------
 
 
-def _credentials(definition: dict[str, Any], body: dict[str, Any]) -> dict[str, str]:
-    credentials = body.get("credentials")
-    if catalog.auth_type(definition) == catalog.OAUTH1:
-        names = ("consumerKey", "consumerSecret")
-    else:
-        names = ("clientId", "clientSecret")
-    if not isinstance(credentials, dict):
-        raise InvalidCredentials(f"'credentials' must be an object with '{names[0]}' and '{names[1]}'.")
-    clean: dict[str, str] = {}
-    for name in names:
-        value = credentials.get(name)
-        if not isinstance(value, str) or not value.strip() or len(value) > 4096:
-            raise InvalidCredentials(f"'credentials.{name}' must be a non-empty string.")
-        clean[name] = value.strip()
-    return clean
+def _configuration_body(definition: dict[str, Any], body: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The credentials and scopes of a configuration's body (ConfigurationInput); 400 for the first rule broken."""
+    from chalicelib.integrations.contracts import ConfigurationInput, read  # pydantic: with a body only (cold start)
 
-
-def _scopes(body: dict[str, Any]) -> list[str]:
-    scopes = body.get("scopes", [])
-    if scopes is None:
-        return []
-    if not isinstance(scopes, list) or not all(isinstance(s, str) and s.strip() and len(s) <= 512 for s in scopes):
-        raise InvalidScopes()
-    if len(scopes) > 200:
-        raise InvalidScopes("'scopes' can hold at most 200 scopes.")
-    return list(dict.fromkeys(s.strip() for s in scopes))
+    given, broken = read(ConfigurationInput, body, catalog.auth_type(definition))
+    broken.check("credentials", "scopes", refuse=_REFUSALS)
+    assert given is not None
+    return given.credential_values(), given.scopes or []
 
 
 def mask(value: str) -> str:
@@ -177,8 +170,7 @@ def configuration_of(integration_id: str, setup_id: str) -> Configuration:
 def create_configuration(integration_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/{integration}/configurations."""
     definition = catalog.get(integration_id)
-    credentials = _credentials(definition, body)
-    scopes = _scopes(body)
+    credentials, scopes = _configuration_body(definition, body)
     setup_id = str(uuid.uuid4())
     now = now_ms()
     configuration = Configuration(
@@ -209,8 +201,9 @@ def update_configuration(integration_id: str, setup_id: str, body: dict[str, Any
     """PUT /api/{integration}/configurations/{setupId}: replaces credentials and scopes."""
     definition = catalog.get(integration_id)
     configuration = configuration_of(integration_id, setup_id)
-    credentials = _unmasked(_credentials(definition, body), configuration)
-    configuration.scopes = _scopes(body)  # type: ignore[assignment]
+    given, scopes = _configuration_body(definition, body)
+    credentials = _unmasked(given, configuration)
+    configuration.scopes = scopes  # type: ignore[assignment]
     configuration.credentials = seal_json(credentials, purpose=CONFIGURATION_PURPOSE, record=setup_id)
     configuration.updated_at = now_ms()
     repository.save_configuration(configuration)
@@ -238,41 +231,22 @@ def _unmasked(given: dict[str, str], configuration: Configuration) -> dict[str, 
 # --- authentications ------------------------------------------------------------------------------
 
 
-def _payload(definition: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    if "payload" not in body or body["payload"] is None:
-        raise MissingPayload()
-    payload = body["payload"]
-    if not isinstance(payload, dict):
-        raise InvalidPayload("'payload' must be an object.")
-    required = (
-        ("oAuthToken", "oAuthTokenSecret") if catalog.auth_type(definition) == catalog.OAUTH1 else ("accessToken",)
-    )
-    for name in required:
-        if not isinstance(payload.get(name), str) or not payload[name]:
-            raise InvalidPayload(f"'payload.{name}' must be a non-empty string.")
-    for name in ("refreshToken", "idToken", "tokenType"):
-        if name in payload and payload[name] is not None and not isinstance(payload[name], str):
-            raise InvalidPayload(f"'payload.{name}' must be a string.")
-    expires_in = payload.get("expiresIn")
-    if expires_in is not None and (not isinstance(expires_in, int) or isinstance(expires_in, bool) or expires_in <= 0):
-        raise InvalidPayload("'payload.expiresIn' must be a positive number of seconds.")
-    return {k: v for k, v in payload.items() if k != "updatedAt"}
-
-
 def _plausible_id(value: str) -> bool:
     return 0 < len(value) <= _ID_MAX
 
 
-def _connect_params(body: dict[str, Any], definition: dict[str, Any]) -> dict[str, str] | None:
-    """Imported connect parameters, held to the connect flow's rules and the outbound guard's."""
+def _stored_payload(body: dict[str, Any]) -> dict[str, Any]:
+    """The payload to store, once its model accepted it: the body's object as given, but for ``updatedAt``."""
+    return {k: v for k, v in body["payload"].items() if k != "updatedAt"}
+
+
+def _checked_params(body: dict[str, Any], definition: dict[str, Any]) -> dict[str, str] | None:
+    """Imported connect parameters, once their model accepted them: the outbound guard's rules too."""
     params = body.get("connect_params")
     if params is None:
         return None
-    if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
-        raise BadRequest("'connect_params' must be an object of string values.", code="invalid_connect_params")
-    checked = validate_params(params)
-    check_destinations(definition, checked)
-    return checked
+    check_destinations(definition, params)
+    return dict(params)
 
 
 def authentication_view(item: Authentication) -> dict[str, Any]:
@@ -307,21 +281,19 @@ def _authentication(integration_id: str, auth_id: str, *, consistent: bool = Fal
 
 def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST /api/{integration}/authentications: import a payload obtained elsewhere."""
+    from chalicelib.integrations.contracts import AuthenticationInput, read  # pydantic: with a body only (cold start)
+
     definition = catalog.get(integration_id)
-    setup_id = body.get("setup_id")
-    if setup_id is None or setup_id == "":
-        raise MissingSetupId()
-    if not isinstance(setup_id, str):
-        raise MissingSetupId("'setup_id' must be a string.")
-    configuration_of(integration_id, setup_id)
-    payload = _payload(definition, body)
-    auth_id = body.get("auth_id", body.get("id"))
-    if auth_id is None:
-        auth_id = str(uuid.uuid4())
-    if not isinstance(auth_id, str) or (not catalog.ID_PATTERN.match(auth_id.lower()) and not uuid_like(auth_id)):
-        raise BadRequest("'auth_id' must be a UUID or an id of letters, digits, '-' and '_'.", code="invalid_auth_id")
+    given, broken = read(AuthenticationInput, body, catalog.auth_type(definition))
+    broken.check("setup_id", refuse=_REFUSALS)
+    setup_id: str = body["setup_id"]
+    configuration_of(integration_id, setup_id)  # an unknown configuration's 404 comes before the other rules
+    broken.check("payload", "auth_id", "connect_params", refuse=_REFUSALS)
+    assert given is not None
+    payload = _stored_payload(body)
+    auth_id = given.auth_id if given.auth_id is not None else str(uuid.uuid4())
     now = now_ms()
-    params = _connect_params(body, definition)
+    params = _checked_params(body, definition)
     item = Authentication(auth_id, integration=integration_id, setup_id=setup_id, created_at=now, connect_params=params)
     set_payload(item, definition, payload, now)
     repository.create_authentication(item)
@@ -351,16 +323,20 @@ def list_authentications(integration_id: str, setup_id: str | None, limit: int, 
 
 def update_authentication(integration_id: str, auth_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """PUT /api/{integration}/authentications/{authId}: replace the payload (and setup or params)."""
+    from chalicelib.integrations.contracts import AuthenticationUpdate, read  # pydantic: with a body only (cold start)
+
     definition = catalog.get(integration_id)
     item = _authentication(integration_id, auth_id, consistent=True)
+    broken = read(AuthenticationUpdate, body, catalog.auth_type(definition))[1]
+    broken.check("setup_id", refuse=_REFUSALS)
     if "setup_id" in body and body["setup_id"] != item.setup_id:
-        if not isinstance(body["setup_id"], str) or not body["setup_id"]:
-            raise MissingSetupId("'setup_id' must be a configuration id.")
         configuration_of(integration_id, body["setup_id"])
         item.setup_id = body["setup_id"]
+    broken.check("connect_params", refuse=_REFUSALS)
     if "connect_params" in body:
-        item.connect_params = _connect_params(body, definition)
-    set_payload(item, definition, _payload(definition, body), now_ms())
+        item.connect_params = _checked_params(body, definition)
+    broken.check("payload", refuse=_REFUSALS)
+    set_payload(item, definition, _stored_payload(body), now_ms())
     item.lease_id = None
     item.lease_until = None
     repository.save_authentication(item)
