@@ -29,7 +29,6 @@ DEFAULT_GROUP_NAME = "Default"
 KEY_LENGTH = 40
 _KEY_ALPHABET = string.ascii_letters + string.digits
 _HEADER = re.compile(r'^\s*API-KEY\s+auth\s*=\s*(?:"([^"]*)"|([^\s",]+))\s*$', re.IGNORECASE)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROTATION_NOTE = (
     "API keys are stored only as hashes, so an existing key cannot be shown: this is a new key, "
     "and the previous one no longer works."
@@ -121,20 +120,6 @@ def actor_of(user: User) -> Actor:
 # --- users ---------------------------------------------------------------------------------------------
 
 
-def _email(value: Any) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value.strip()) or len(value) > 254:
-        raise errors.BadRequest("'email' must be an email address.", code="invalid_email")
-    return value.strip().lower()
-
-
-def _name(value: Any, email: str) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return email.split("@", 1)[0]
-    if not isinstance(value, str) or len(value) > 200:
-        raise errors.BadRequest("'name' must be a string of at most 200 characters.", code="invalid_name")
-    return value.strip()
-
-
 def user_view(user: User, memberships: list[Membership] | None = None, groups: dict[int, Group] | None = None) -> dict:
     """A user as the operator API shows it (never a key or its hash)."""
     view: dict[str, Any] = {
@@ -160,11 +145,12 @@ def user_view(user: User, memberships: list[Membership] | None = None, groups: d
 
 def create_user(body: dict[str, Any]) -> dict[str, Any]:
     """POST /admin/autotune/users: a new user (a superuser with ``"superuser": true``) and their key."""
-    email = _email(body.get("email"))
-    name = _name(body.get("name"), email)
-    superuser = body.get("superuser", False)
-    if not isinstance(superuser, bool):
-        raise errors.BadRequest("'superuser' must be true or false.", code="invalid_superuser")
+    from chalicelib.contracts import rule_broken, validated  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneUserInput
+
+    given = validated(AutotuneUserInput, body, rule_broken)
+    email, superuser = given.email, bool(given.superuser)
+    name = given.name or email.split("@", 1)[0]
     if repository.user_by_email(email) is not None:
         raise EmailTaken(f"A user with the email '{email}' already exists.")
     key = new_api_key()
@@ -211,13 +197,15 @@ def get_user(ref: str) -> dict[str, Any]:
 
 def update_user(ref: str, body: dict[str, Any]) -> dict[str, Any]:
     """PATCH /admin/autotune/users/{user}: change the name or the superuser flag."""
+    from chalicelib.contracts import rule_broken, validated  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneUserUpdate
+
     user = find_user(ref)
-    if "name" in body:
-        user.name = _name(body["name"], str(user.email))
-    if "superuser" in body:
-        if not isinstance(body["superuser"], bool):
-            raise errors.BadRequest("'superuser' must be true or false.", code="invalid_superuser")
-        user.superuser = body["superuser"]
+    change = validated(AutotuneUserUpdate, body, rule_broken)
+    if "name" in change.model_fields_set:
+        user.name = change.name or str(user.email).split("@", 1)[0]
+    if "superuser" in change.model_fields_set:
+        user.superuser = change.superuser
     user.updated_at = now_ms()
     repository.save_user(user)
     return get_user(str(int(user.id)))
@@ -250,15 +238,13 @@ def group_view(group: Group, members: list[dict[str, Any]] | None = None) -> dic
 
 def create_group(body: dict[str, Any]) -> dict[str, Any]:
     """POST /admin/autotune/groups."""
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise errors.BadRequest("'name' is required: a string of at most 200 characters.", code="invalid_name")
-    requested = body.get("slug")
-    if requested is not None and not isinstance(requested, str):
-        raise errors.BadRequest("'slug' must be a string.", code="invalid_slug")
+    from chalicelib.contracts import rule_broken, validated  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneGroupInput
+
+    given = validated(AutotuneGroupInput, body, rule_broken)
     now = now_ms()
-    group = Group(repository.next_id("group"), name=name.strip(), created_at=now, updated_at=now)
-    repository.create_with_slug("group", group, slug_from(requested or name, "group"))
+    group = Group(repository.next_id("group"), name=given.name, created_at=now, updated_at=now)
+    repository.create_with_slug("group", group, slug_from(given.slug or given.name, "group"))
     return group_view(group, [])
 
 

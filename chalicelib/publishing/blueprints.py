@@ -10,7 +10,6 @@ from chalicelib.publishing import access, builds, fields, gitrepo, jobs, lookup,
 from chalicelib.publishing.accounts import Actor
 from chalicelib.publishing.fields import Listing, Paging
 from chalicelib.publishing.models import Blueprint, Project
-from chalicelib.settings import get_settings
 
 STATUSES = ("new", "updating", "testing", "ready", "broken")
 MODES = ("testing", "ready", "retired")
@@ -59,50 +58,21 @@ def blueprint_view(blueprint: Blueprint, actor: Actor) -> dict[str, Any]:
     return view
 
 
-# --- fields ---------------------------------------------------------------------------------------
-
-
-def _repo_url(value: Any, problems: list[str], *, required: bool) -> str | None:
-    if value is None or value == "":
-        if required:
-            problems.append("Repo url can't be blank")
-        return None
-    if not isinstance(value, str) or len(value) > 1000:
-        problems.append("Repo url must be a string")
-        return None
-    if gitrepo.carries_credentials(value.strip()):
-        problems.append(gitrepo.CREDENTIALS_IN_URL)  # refused, never stored: every author can read a blueprint
-        return None
-    try:
-        return gitrepo.validate_url(value.strip(), allow_local=get_settings().allow_local_repos)
-    except gitrepo.InvalidRepoUrl as e:
-        problems.append(str(e))
-        return None
-
-
-def _thumb_url(value: Any, problems: list[str]) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not value.startswith(("https://", "http://", "/")) or len(value) > 2000:
-        problems.append("Thumb url must be an http(s) URL")
-        return None
-    return value
-
-
 # --- changes --------------------------------------------------------------------------------------
 
 
 def create_blueprint(actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
     """POST /blueprints (superusers): the blueprint, and its first repository update queued."""
     access.require_superuser(actor, "Only superusers can create blueprints.")
-    problems: list[str] = []
-    title = fields.title(body.get("title"), problems, required=True)
-    repo_url = _repo_url(body.get("repo_url"), problems, required=True)
-    requested_slug = fields.slug(body.get("slug"), problems)
-    thumb_url = _thumb_url(body.get("thumb_url"), problems)
-    mode = fields.choice(body.get("mode"), MODES, "Mode", problems) or "ready"
+    from chalicelib.publishing.bodies import checked  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneBlueprintInput
+
+    given, refused = checked(AutotuneBlueprintInput, body, create=True)
+    problems = list(refused.values())
     fields.refuse(problems)
-    assert title is not None and repo_url is not None
+    assert given is not None
+    title, repo_url, requested_slug, thumb_url = given.title, given.repo_url, given.slug, given.thumb_url
+    mode = given.mode or "ready"
     now = now_ms()
     blueprint = Blueprint(
         repository.next_id("blueprint"),
@@ -138,16 +108,17 @@ def update_blueprint(actor: Actor, ref: str, body: dict[str, Any]) -> dict[str, 
 
 
 def _update_blueprint(actor: Actor, blueprint: Blueprint, body: dict[str, Any]) -> dict[str, Any]:
-    problems: list[str] = []
-    title = fields.title(body.get("title"), problems, required=False)
-    repo_url = _repo_url(body.get("repo_url"), problems, required=False)
-    requested_slug = fields.slug(body.get("slug"), problems)
-    thumb_url = _thumb_url(body.get("thumb_url"), problems) if "thumb_url" in body else None
-    mode = fields.choice(body.get("mode"), MODES, "Mode", problems)
-    status = fields.choice(body.get("status"), ("testing", "ready"), "Status", problems)
-    if status is not None and not blueprint.version:
+    from chalicelib.publishing.bodies import checked  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneBlueprintUpdate
+
+    given, refused = checked(AutotuneBlueprintUpdate, body, create=False)
+    problems = list(refused.values())
+    if body.get("status") is not None and "status" not in refused and not blueprint.version:
         problems.append("Status can only be set once the repository has been loaded")
     fields.refuse(problems)
+    assert given is not None
+    title, repo_url, requested_slug, thumb_url = given.title, given.repo_url, given.slug, given.thumb_url
+    mode, status = given.mode, given.status
     now = now_ms()
     if title is not None:
         blueprint.title = title

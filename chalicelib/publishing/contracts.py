@@ -1,13 +1,19 @@
-"""The publishing API's contracts (Autotune's) and its operators' routes: models, and one operation per route."""
+"""The publishing API's contracts (Autotune's) and its operators' routes: models, and one operation per route.
+
+The request models also check the bodies: each field applies its rule from ``bodies.py``, which keeps
+Autotune's message, code and trimming.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
 from chalicelib.contracts import ErrorBody, Omittable, Operation, Response, Security, parameter
+from chalicelib.publishing import bodies
+from chalicelib.publishing.bodies import Checked, rule
 
 TAG = {
     "name": "publishing",
@@ -23,6 +29,15 @@ Data = dict[str, Any]
 Kind = Literal["graphic", "app"] | None
 Role = Literal["author", "editor", "designer"]
 Mode = Literal["testing", "ready", "retired"]
+Opened = Literal["testing", "ready"]  # the statuses a body may give a loaded blueprint
+# A body's fields: the type documents each one, the rule (chalicelib/publishing/bodies.py) checks it.
+Title = Annotated[Omittable[str], rule(bodies.title)]
+Slug = Annotated[Omittable[str], rule(bodies.slug)]
+Body = Annotated[Omittable[Data], rule(bodies.data)]
+ThumbUrl = Annotated[Omittable[str], rule(bodies.thumb_url)]
+RepoUrl = Annotated[Omittable[str], rule(bodies.repo_url)]
+Named = Annotated[Omittable[Reference], rule(bodies.as_given)]
+ModeField = Annotated[Omittable[Mode], rule(bodies.choice("Mode", get_args(Mode)))]
 
 
 class AutotuneError(BaseModel):
@@ -77,19 +92,19 @@ class AutotuneProject(AutotuneProjectSummary):
     output: Annotated[Omittable[str | None], Field(description="Output of the last build (superusers only)")] = None
 
 
-class AutotuneProjectInput(BaseModel):
-    title: str
-    blueprint: Reference
-    theme: Reference
-    slug: Omittable[str] = None
-    data: Omittable[Data] = None
+class AutotuneProjectInput(Checked):
+    title: Annotated[str, rule(bodies.title)]
+    blueprint: Annotated[Reference, rule(bodies.as_given)]
+    theme: Annotated[Reference, rule(bodies.as_given)]
+    slug: Slug = None
+    data: Body = None
 
 
-class AutotuneProjectUpdate(BaseModel):
-    title: Omittable[str] = None
-    theme: Omittable[Reference] = None
-    slug: Omittable[str] = None
-    data: Omittable[Data] = None
+class AutotuneProjectUpdate(Checked):
+    title: Title = None
+    theme: Named = None
+    slug: Slug = None
+    data: Body = None
 
 
 class AutotuneBlueprint(BaseModel):
@@ -109,21 +124,21 @@ class AutotuneBlueprint(BaseModel):
     updated_at: Moment
 
 
-class AutotuneBlueprintInput(BaseModel):
-    title: str
-    repo_url: str
-    slug: Omittable[str] = None
-    thumb_url: Omittable[str] = None
-    mode: Omittable[Mode] = None
+class AutotuneBlueprintInput(Checked):
+    title: Annotated[str, rule(bodies.title)]
+    repo_url: Annotated[str, rule(bodies.repo_url)]
+    slug: Slug = None
+    thumb_url: ThumbUrl = None
+    mode: ModeField = None
 
 
-class AutotuneBlueprintUpdate(BaseModel):
-    title: Omittable[str] = None
-    repo_url: Omittable[str] = None
-    slug: Omittable[str] = None
-    thumb_url: Omittable[str] = None
-    mode: Omittable[Mode] = None
-    status: Omittable[Literal["testing", "ready"]] = None
+class AutotuneBlueprintUpdate(Checked):
+    title: Title = None
+    repo_url: RepoUrl = None
+    slug: Slug = None
+    thumb_url: ThumbUrl = None
+    mode: ModeField = None
+    status: Annotated[Omittable[Opened], rule(bodies.choice("Status", get_args(Opened)))] = None
 
 
 class AutotuneTheme(BaseModel):
@@ -138,25 +153,25 @@ class AutotuneTheme(BaseModel):
     updated_at: Moment
 
 
-class AutotuneThemeInput(BaseModel):
-    title: Omittable[str] = None
-    slug: Omittable[str] = None
-    group: Omittable[Reference] = None
-    data: Omittable[Data] = None
+class AutotuneThemeInput(Checked):
+    title: Annotated[Title, Field(validate_default=True)] = None  # required when a theme is created
+    slug: Slug = None
+    group: Named = None
+    data: Body = None
 
 
 # --- operators: users, groups, members ----------------------------------------------------------------
 
 
-class AutotuneUserInput(BaseModel):
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    name: Omittable[Annotated[str, Field(max_length=200)]] = None
-    superuser: Omittable[bool] = None
+class AutotuneUserInput(Checked):
+    email: Annotated[str, Field(max_length=254, pattern=bodies.EMAIL), rule(bodies.email)]
+    name: Annotated[Omittable[Annotated[str, Field(max_length=200)]], rule(bodies.name)] = None
+    superuser: Annotated[Omittable[bool], rule(bodies.superuser)] = None
 
 
-class AutotuneUserUpdate(BaseModel):
-    name: Omittable[str] = None
-    superuser: Omittable[bool] = None
+class AutotuneUserUpdate(Checked):
+    name: Annotated[Omittable[str], rule(bodies.name)] = None
+    superuser: Annotated[Omittable[bool], rule(bodies.superuser)] = None
 
 
 class AutotuneUserGroup(BaseModel):
@@ -181,9 +196,9 @@ class AutotuneUserWithKey(AutotuneUser):
     message: Omittable[str] = None
 
 
-class AutotuneGroupInput(BaseModel):
-    name: Annotated[str, Field(max_length=200, pattern=r"\S")]
-    slug: Omittable[str] = None
+class AutotuneGroupInput(Checked):
+    name: Annotated[str, Field(max_length=200, pattern=r"\S"), rule(bodies.group_name)]
+    slug: Annotated[Omittable[str], rule(bodies.group_slug)] = None
 
 
 class AutotuneMembership(BaseModel):

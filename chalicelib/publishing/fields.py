@@ -1,12 +1,12 @@
-"""Checks of the publishing API's body fields and list filters, and the page of a list they select.
+"""Checks of the publishing API's list filters, the page of a list they select, and the 400 of a body's problems.
 
 A check appends what is wrong to ``problems`` and returns None, so one answer names every problem
-(``refuse`` raises them together as one 400, as Autotune did).
+(``refuse`` raises them together as one 400, as Autotune did). Body fields are checked by their request
+models (``bodies.checked``), whose messages the services join the same way.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +14,6 @@ from typing import Any
 from chalicelib import errors
 
 TYPES = ("graphic", "app")
-MAX_DATA_BYTES = 200_000
-MAX_TITLE = 200
 
 
 @dataclass(frozen=True)
@@ -43,41 +41,6 @@ def refuse(problems: list[str]) -> None:
         raise errors.BadRequest(", ".join(problems), code="invalid")
 
 
-# --- body fields ----------------------------------------------------------------------------------
-
-
-def title(value: Any, problems: list[str], *, required: bool) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            problems.append("Title can't be blank")
-        return None
-    if not isinstance(value, str) or len(value) > MAX_TITLE:
-        problems.append(f"Title must be a string of at most {MAX_TITLE} characters")
-        return None
-    return value.strip()
-
-
-def slug(value: Any, problems: list[str]) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > 200:
-        problems.append("Slug must be a string of at most 200 characters")
-        return None
-    return value
-
-
-def data(value: Any, problems: list[str], name: str = "Data") -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        problems.append(f"{name} must be an object")
-        return None
-    if len(json.dumps(value, separators=(",", ":"))) > MAX_DATA_BYTES:
-        problems.append(f"{name} must be at most {MAX_DATA_BYTES} bytes of JSON")
-        return None
-    return value
-
-
 def choice(value: Any, choices: tuple[str, ...], name: str, problems: list[str]) -> str | None:
     if value is None:
         return None
@@ -85,17 +48,6 @@ def choice(value: Any, choices: tuple[str, ...], name: str, problems: list[str])
         problems.append(f"{name} must be one of {', '.join(choices)}")
         return None
     return str(value)
-
-
-def basics(
-    body: dict[str, Any], problems: list[str], *, required: bool
-) -> tuple[str | None, str | None, dict[str, Any] | None]:
-    """The title (required on create), requested slug and data of a project or theme body, in that order."""
-    return (
-        title(body.get("title"), problems, required=required),
-        slug(body.get("slug"), problems),
-        data(body.get("data"), problems),
-    )
 
 
 # --- list filters ---------------------------------------------------------------------------------

@@ -178,8 +178,11 @@ def _search_text(title: str, author: User | None) -> str:
 
 def create_project(actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
     """POST /projects: the project, its slug from the title under the theme's, and its first build queued."""
-    problems: list[str] = []
-    title, requested_slug, data = fields.basics(body, problems, required=True)
+    from chalicelib.publishing.bodies import checked  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneProjectInput
+
+    given, refused = checked(AutotuneProjectInput, body, create=True)
+    problems = list(refused.values())
     blueprint = theme = None
     if body.get("blueprint") in (None, ""):
         problems.append("Blueprint can't be blank")
@@ -192,7 +195,8 @@ def create_project(actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
     if blueprint is not None:
         access.usable_blueprint(actor, blueprint, problems)
     fields.refuse(problems)
-    assert title is not None and blueprint is not None and theme is not None
+    assert given is not None and blueprint is not None and theme is not None
+    title, requested_slug, data = given.title, given.slug, given.data
     access.usable_theme(actor, theme)
     now = now_ms()
     project = Project(
@@ -250,10 +254,15 @@ def update_project(actor: Actor, ref: str, body: dict[str, Any]) -> dict[str, An
 
 
 def _update_project(actor: Actor, project: Project, body: dict[str, Any]) -> dict[str, Any]:
-    problems: list[str] = []
-    title, requested_slug, data = fields.basics(body, problems, required=False)
+    from chalicelib.publishing.bodies import checked  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneProjectUpdate
+
+    given, refused = checked(AutotuneProjectUpdate, body, create=False)
+    problems = list(refused.values())
     theme = lookup.named_theme(body["theme"], problems) if body.get("theme") not in (None, "") else None
     fields.refuse(problems)
+    assert given is not None
+    title, requested_slug, data = given.title, given.slug, given.data
     now = now_ms()
     if jobs.has_job(project, now):
         raise jobs.JobInProgress(jobs.BUILD_RUNNING)

@@ -70,11 +70,15 @@ def _new_theme_group(actor: Actor, value: Any, problems: list[str]) -> Group | N
 
 def create_theme(actor: Actor, body: dict[str, Any]) -> dict[str, Any]:
     """POST /themes (designers of the group, superusers)."""
-    problems: list[str] = []
-    title, requested_slug, data = fields.basics(body, problems, required=True)
+    from chalicelib.publishing.bodies import checked  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneThemeInput
+
+    given, refused = checked(AutotuneThemeInput, body, create=True)
+    problems = list(refused.values())
     group = _new_theme_group(actor, body.get("group"), problems)
     fields.refuse(problems)
-    assert title is not None and group is not None
+    assert given is not None and given.title is not None and group is not None
+    title, requested_slug, data = given.title, given.slug, given.data
     access.require_designer(actor, int(group.id))
     now = now_ms()
     theme = Theme(
@@ -112,10 +116,15 @@ def get_theme(actor: Actor, ref: str) -> dict[str, Any]:
 def update_theme(actor: Actor, ref: str, body: dict[str, Any]) -> dict[str, Any]:
     """PUT|PATCH /themes/{id}: title, slug, data, group (designers of the groups involved, superusers)."""
     theme = _writable(actor, ref)
-    problems: list[str] = []
-    title, requested_slug, data = fields.basics(body, problems, required=False)
+    from chalicelib.publishing.bodies import checked  # pydantic: with a body only (cold start)
+    from chalicelib.publishing.contracts import AutotuneThemeInput
+
+    given, refused = checked(AutotuneThemeInput, body, create=False)
+    problems = list(refused.values())
     group = lookup.named_group(body["group"], problems) if body.get("group") not in (None, "") else None
     fields.refuse(problems)
+    assert given is not None
+    title, requested_slug, data = given.title, given.slug, given.data
     if group is not None and int(group.id) != int(theme.group_id):
         access.require_designer(actor, int(group.id))
         if repository.projects_in_use(Project.by_theme, int(theme.id)):

@@ -184,7 +184,10 @@ def test_only_the_contracts_and_the_document_load_pydantic() -> None:
 
     root = Path(__file__).resolve().parents[2]
     loaders = {"contracts", "openapi", "schemas"}
-    validating = {"chalicelib.broker.connections"}  # the broker's customer API: every body it takes is a model
+    validating = {
+        "chalicelib.broker.connections",  # the broker's customer API: every body it takes is a model
+        "chalicelib.publishing.bodies",  # the publishing bodies' rules: imported by its contracts only
+    }
     modules = sorted(
         name
         for path in (root / "chalicelib").rglob("*.py")
