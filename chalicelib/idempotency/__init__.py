@@ -13,7 +13,8 @@ for (caller, method, path, key) with a conditional write before it runs, as the 
 
 The caller is part of the record's id (a keyed hash of their credentials), so one caller can never
 replay another's answer. Only the create routes the services declare (``creates`` in
-``chalicelib/<service>/declaration.py``) take part; everything else ignores the header. Nothing here is imported unless a request carries the header.
+``chalicelib/<service>/declaration.py``) take part; everything else ignores the header. Nothing here
+is imported unless a request carries the header.
 """
 
 from __future__ import annotations
