@@ -31,6 +31,7 @@ class Model(PynamoModel):
             table.connection._client = aws.client("dynamodb")
         return table
 
+
 _UNAVAILABLE = frozenset(
     {
         "ProvisionedThroughputExceededException",

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = "my-operator-key-0123456789abcdef"
 
 # The stand-in CLI: answers from a state file, logs every command line (one JSON list per line).
-STUB = r'''
+STUB = r"""
 import json, os, sys
 args = sys.argv[1:]
 state_path = os.environ["STUB_STATE"]
@@ -56,7 +56,7 @@ if args[:2] == ["secretsmanager", "put-secret-value"]:
     sys.exit(0)
 print("stub aws: unexpected " + " ".join(args), file=sys.stderr)
 sys.exit(99)
-'''
+"""
 
 
 def _deploy(tmp_path: Path, status: str, **env: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
