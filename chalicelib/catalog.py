@@ -21,7 +21,7 @@ from chalicelib import outbound
 from chalicelib.errors import BadRequest, NotFound
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "integrations"
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z]+)\.([A-Za-z0-9_-]+)\}")
 _PLACEHOLDER_SCOPES = frozenset({"auth", "connectParams", "headers"})
 _URL_PLACEHOLDER_SCOPES = frozenset({"connectParams"})

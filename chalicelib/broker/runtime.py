@@ -29,7 +29,7 @@ AUDIT_RETENTION = timedelta(days=90)
 # A connection's last_used_at is kept to the minute: within a minute of the last time a fetch through the
 # same grant set it, a fetch writes its audit entry alone (one write a fetch instead of two).
 TOUCH_INTERVAL_MS = 60_000
-_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 class _Fetch:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, Val
 from chalicelib.errors import ValidationFailed
 from chalicelib.http import is_json_type, parse_json, raw_body
 
-_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _UUID = TypeAdapter(uuid.UUID)
 CREDENTIALS_MAX_BYTES = 16 * 1024
 METADATA_MAX_BYTES = 16 * 1024

@@ -26,7 +26,7 @@ from chalicelib.crypto import open_json, same, seal_json
 from chalicelib.dynamo import is_conditional_failure, translated
 from chalicelib.errors import BadRequest, KeyportError, Unauthorized
 from chalicelib.http import now_ms
-from chalicelib.integrations import repository, service
+from chalicelib.integrations import ids, repository, service
 from chalicelib.integrations.models import Authentication, OAuthState
 from chalicelib.integrations.params import connect_params
 from chalicelib.integrations.payload import set_payload
@@ -124,7 +124,7 @@ def start(integration_id: str, query: dict[str, str], callback_url: str) -> Outc
     existing = repository.get_authentication(auth_id) if len(auth_id) <= 128 else None
     if existing is not None and existing.integration != integration_id:
         raise BadRequest("This authId belongs to another integration.", code="invalid_auth_id")
-    if not catalog.ID_PATTERN.match(auth_id.lower()) and not service.uuid_like(auth_id):
+    if not ids.auth_id_allowed(auth_id):
         raise BadRequest("authId must be a UUID or letters, digits, '-' and '_'.", code="invalid_auth_id")
     auth = definition["auth"]
     client_id, client_secret = providers.client_credentials(configuration)

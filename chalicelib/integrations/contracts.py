@@ -293,12 +293,11 @@ class AuthenticationInput(_AuthenticationBody):
     @field_validator("auth_id", mode="wrap")
     @classmethod
     def _auth_id(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        from chalicelib.catalog import ID_PATTERN
-        from chalicelib.integrations.service import uuid_like  # the connect flow's rule too
+        from chalicelib.integrations.ids import auth_id_allowed  # the connect flow's rule too
 
         if value is None:
             return None
-        if not isinstance(value, str) or (not ID_PATTERN.match(value.lower()) and not uuid_like(value)):
+        if not isinstance(value, str) or not auth_id_allowed(value):
             message = "'auth_id' must be a UUID or an id of letters, digits, '-' and '_'."
             raise PydanticCustomError("invalid_auth_id", message)
         return handler(value)

@@ -15,9 +15,9 @@ from chalicelib import catalog, outbound
 from chalicelib.errors import BadRequest
 from chalicelib.settings import get_settings
 
-PARAM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
-PARAM_NAME = re.compile(r"^params\[([A-Za-z][A-Za-z0-9_]{0,63})\]$")
+PARAM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+PARAM_NAME = re.compile(r"^params\[([A-Za-z][A-Za-z0-9_]{0,63})\]\Z")
 MAX_PARAMS = 20
 URL_FIELDS = ("authorizationURL", "tokenURL", "refreshURL", "requestTokenURL", "userAuthorizationURL", "accessTokenURL")
 

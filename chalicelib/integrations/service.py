@@ -301,14 +301,6 @@ def create_authentication(integration_id: str, body: dict[str, Any]) -> dict[str
     return authentication_view(item)
 
 
-def uuid_like(value: str) -> bool:
-    """Whether ``value`` is a UUID in its canonical form (no braces, no URN)."""
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
-
-
 def get_authentication(integration_id: str, auth_id: str) -> dict[str, Any]:
     """GET /api/{integration}/authentications/{authId}: one DynamoDB read when warm."""
     return authentication_view(_authentication(integration_id, auth_id))

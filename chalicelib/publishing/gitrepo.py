@@ -31,8 +31,8 @@ MAX_FILES = 2_000
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_TOTAL_BYTES = 50 * 1024 * 1024
 MAX_CONFIG_BYTES = 100_000
-_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+\.[a-z]{2,}):(?P<path>(?!/)[^\s]+)$", re.IGNORECASE)
-_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+\.[a-z]{2,}):(?P<path>(?!/)[^\s]+)\Z", re.IGNORECASE)
+_COMMIT = re.compile(r"^[0-9a-f]{40}\Z")
 
 
 class InvalidRepoUrl(ValueError):

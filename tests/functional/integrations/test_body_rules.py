@@ -105,6 +105,17 @@ def test_credentials_are_trimmed_and_scopes_trimmed_without_repeats_the_other_au
             ("invalid_auth_id", "'auth_id' must be a UUID or an id of letters, digits, '-' and '_'."),
         ),
         (
+            {"setup_id": "{setup}", "payload": PAYLOAD, "auth_id": "mine\n"},
+            ("invalid_auth_id", "'auth_id' must be a UUID or an id of letters, digits, '-' and '_'."),
+        ),
+        (
+            {"setup_id": "{setup}", "payload": PAYLOAD, "connect_params": {"shop": "acme\n"}},
+            (
+                "invalid_connect_params",
+                "Connect parameter 'shop' may hold only letters, digits, '.', '-' and '_' (100 at most).",
+            ),
+        ),
+        (
             {"setup_id": "{setup}", "payload": PAYLOAD, "connect_params": {"shop": 5}},
             ("invalid_connect_params", "'connect_params' must be an object of string values."),
         ),
