@@ -14,7 +14,6 @@ No pydantic here: a valid request imports only what the fetch needs.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -29,7 +28,6 @@ AUDIT_RETENTION = timedelta(days=90)
 # A connection's last_used_at is kept to the minute: within a minute of the last time a fetch through the
 # same grant set it, a fetch writes its audit entry alone (one write a fetch instead of two).
 TOUCH_INTERVAL_MS = 60_000
-_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
 class _Fetch:
@@ -68,8 +66,6 @@ class _Fetch:
 
 def instance_id_param(value: str) -> str:
     """The instance id of the path, canonical; 422 as FastAPI answers (pydantic only for a non-canonical id)."""
-    if _CANONICAL_UUID.match(value):
-        return value
     return service.path_ids(instance_id=value)["instance_id"]
 
 

@@ -9,7 +9,6 @@ This module imports pydantic; only the views that validate a request import it, 
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -20,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, TypeAdapter, Val
 from chalicelib.errors import ValidationFailed
 from chalicelib.http import is_json_type, parse_json, raw_body
 
-_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _UUID = TypeAdapter(uuid.UUID)
 CREDENTIALS_MAX_BYTES = 16 * 1024
 METADATA_MAX_BYTES = 16 * 1024
@@ -44,9 +42,6 @@ def path_ids(**values: str) -> dict[str, str]:
     found: dict[str, str] = {}
     problems: list[dict[str, Any]] = []
     for name, value in values.items():
-        if _CANONICAL_UUID.match(value):
-            found[name] = value
-            continue
         try:
             found[name] = str(_UUID.validate_python(value))
         except ValidationError as e:

@@ -8,6 +8,7 @@ Nothing here imports pydantic: the runtime fetch shares this module and stays li
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ ERROR = "error"
 RECONNECT_REQUIRED = "reconnect_required"
 MAX_GRANTS_PER_CONNECTION = 50  # a refresh rewrites the connection and every grant in one transaction (<= 100)
 NAME_MAX = 255
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 _ATTEMPTS = 4
 # Provider names the broker's customers use for catalog integrations of another id.
 CATALOG_ALIASES = {"gmail": "google-mail"}
@@ -77,7 +79,9 @@ def canonical_id(value: str) -> str | None:
 
 def path_ids(**values: str) -> dict[str, str]:
     """The UUID path parameters of a customer API route, canonical; 422 as FastAPI answers."""
-    from chalicelib.broker import schemas  # pydantic: the runtime fetch asks only for a non-canonical id (cold start)
+    if all(_CANONICAL_UUID.match(value) for value in values.values()):
+        return dict(values)
+    from chalicelib.broker import schemas  # pydantic: only for an id not in canonical form (cold start)
 
     return schemas.path_ids(**values)
 
